@@ -1,0 +1,107 @@
+"""aioqruntime: an asyncio-native client for IBM Qiskit Runtime.
+
+Importing the package is cheap: qiskit, numpy and aiohttp are loaded only when a name that needs
+them is first used (the public names below are resolved lazily).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aioqruntime._exceptions import (
+    AmbiguousSubmissionError,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CodecError,
+    ConflictError,
+    InternalServerError,
+    InvalidInputError,
+    JobCancelledError,
+    JobError,
+    JobFailedError,
+    JobNotDoneError,
+    JobRanTooLongError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ProtocolError,
+    QRuntimeError,
+    RateLimitError,
+    SessionClosedError,
+    SessionError,
+)
+from aioqruntime._version import __version__
+
+if TYPE_CHECKING:
+    from aioqruntime.primitives import AsyncEstimator, AsyncSampler
+    from aioqruntime.runtime import (
+        AsyncBatch,
+        AsyncRuntimeJob,
+        AsyncRuntimeService,
+        AsyncSession,
+        as_completed,
+    )
+    from aioqruntime.server import LocalRuntimeServer
+
+# Public name -> module that defines it; imported on first access.
+_LAZY = {
+    "AsyncRuntimeService": "aioqruntime.runtime",
+    "AsyncSession": "aioqruntime.runtime",
+    "AsyncBatch": "aioqruntime.runtime",
+    "AsyncRuntimeJob": "aioqruntime.runtime",
+    "as_completed": "aioqruntime.runtime",
+    "AsyncSampler": "aioqruntime.primitives",
+    "AsyncEstimator": "aioqruntime.primitives",
+    "LocalRuntimeServer": "aioqruntime.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aioqruntime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AmbiguousSubmissionError",
+    "AsyncBatch",
+    "AsyncEstimator",
+    "AsyncRuntimeJob",
+    "AsyncRuntimeService",
+    "AsyncSampler",
+    "AsyncSession",
+    "AuthenticationError",
+    "BadRequestError",
+    "CodecError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidInputError",
+    "JobCancelledError",
+    "JobError",
+    "JobFailedError",
+    "JobNotDoneError",
+    "JobRanTooLongError",
+    "LocalRuntimeServer",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "QRuntimeError",
+    "RateLimitError",
+    "SessionClosedError",
+    "SessionError",
+    "__version__",
+    "as_completed",
+]

@@ -1,0 +1,3 @@
+from aioqruntime.cli import main
+
+raise SystemExit(main())
