@@ -1,0 +1,228 @@
+"""Our targets against the ones qiskit-ibm-runtime 0.51.0 builds from the same JSON.
+
+Same instruction set, same qubit tuples, same errors/durations, same qubit properties, and the
+circuits our backend transpiles pass the official ISA check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from backends_helpers import load_document, official_target, stub5e_properties
+from hypothesis import given
+from hypothesis import strategies as st
+from qiskit import QuantumCircuit
+from qiskit.circuit import Qubit
+from qiskit.circuit.library import RZZGate, real_amplitudes
+from qiskit.converters import dag_to_circuit
+from qiskit.quantum_info import Operator
+from qiskit.transpiler import Target, generate_preset_pass_manager
+from qiskit_ibm_runtime.utils.validations import validate_isa_circuits
+
+from aioqruntime.backends import (
+    DeviceSpec,
+    RuntimeBackend,
+    build_target,
+    default_devices,
+    generate_device,
+)
+from aioqruntime.backends._rzz import fold_rzz_angle
+
+Documents = tuple[dict[str, Any], dict[str, Any] | None]
+
+
+def _recorded(name: str, properties: dict[str, Any] | None) -> Documents:
+    return load_document(f"{name}_configuration"), properties
+
+
+def _generated(spec: DeviceSpec) -> Documents:
+    device = generate_device(spec)
+    return device.configuration, device.properties
+
+
+def _default(name: str) -> Documents:
+    (device,) = [d for d in default_devices() if d.name == name]
+    return device.configuration, device.properties
+
+
+# Every case is built lazily so that a failing generator fails only its own tests.
+CASES: dict[str, Callable[[], Documents]] = {
+    "stub5": lambda: _recorded("ibm_stub5", load_document("ibm_stub5_properties")),
+    "stub5-no-properties": lambda: _recorded("ibm_stub5", None),
+    "stub5e": lambda: _recorded("ibm_stub5e", stub5e_properties()),
+    "stub5e-no-properties": lambda: _recorded("ibm_stub5e", None),
+    "local5-cz": lambda: _default("ibm_local5"),
+    "local27-ecr": lambda: _default("ibm_local27"),
+    "simulator": lambda: _default("ibm_local_simulator"),
+    "ecr-line-faulty": lambda: _generated(
+        DeviceSpec(
+            name="faulty7",
+            num_qubits=7,
+            two_qubit_gate="ecr",
+            topology="line",
+            seed=3,
+            faulty_qubits=(6,),
+            faulty_edges=((4, 5),),
+        )
+    ),
+    "cz-fractional": lambda: _generated(
+        DeviceSpec(name="frac5", num_qubits=5, topology="t", seed=9, fractional_gates=True)
+    ),
+}
+CONTROL_FLOW = {"if_else", "while_loop", "for_loop", "switch_case"}
+
+
+def assert_same_target(ours: Target, theirs: Target) -> None:
+    assert ours.num_qubits == theirs.num_qubits
+    assert ours.dt == theirs.dt
+    assert (ours.granularity, ours.min_length, ours.pulse_alignment, ours.acquire_alignment) == (
+        theirs.granularity,
+        theirs.min_length,
+        theirs.pulse_alignment,
+        theirs.acquire_alignment,
+    )
+    assert set(ours.operation_names) == set(theirs.operation_names)
+    for name in ours.operation_names:
+        our_op, their_op = ours.operation_from_name(name), theirs.operation_from_name(name)
+        if name in CONTROL_FLOW:
+            assert our_op is their_op  # both register the class itself
+            continue
+        assert (our_op.name, our_op.num_qubits, len(our_op.params)) == (
+            their_op.name,
+            their_op.num_qubits,
+            len(their_op.params),
+        )
+        our_map, their_map = ours[name], theirs[name]
+        assert set(our_map) == set(their_map), name
+        for qubits, our_props in our_map.items():
+            their_props = their_map[qubits]
+            if our_props is None or their_props is None:
+                assert our_props is their_props is None, (name, qubits)
+            else:
+                assert (our_props.error, our_props.duration) == (
+                    their_props.error,
+                    their_props.duration,
+                ), (name, qubits)
+    if theirs.qubit_properties is None:
+        assert ours.qubit_properties is None
+    else:
+        assert [(q.t1, q.t2, q.frequency) for q in ours.qubit_properties] == [
+            (q.t1, q.t2, q.frequency) for q in theirs.qubit_properties
+        ]
+    assert ours.has_angle_bounds() == theirs.has_angle_bounds()
+    if ours.has_angle_bounds():
+        assert ours.gate_has_angle_bounds("rzz") and theirs.gate_has_angle_bounds("rzz")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_target_matches_the_official_target(case: str) -> None:
+    configuration, properties = CASES[case]()
+    assert_same_target(
+        build_target(configuration, properties), official_target(configuration, properties)
+    )
+
+
+@pytest.mark.parametrize("case", ["cz-fractional", "local5-cz"])
+def test_without_fractional_gates_matches_the_official_default(case: str) -> None:
+    configuration, properties = CASES[case]()
+    ours = build_target(configuration, properties, include_fractional_gates=False)
+    assert not {"rx", "rzz"} & set(ours.operation_names)
+    assert_same_target(ours, official_target(configuration, properties, use_fractional_gates=False))
+
+
+def test_faulty_parts_are_left_out() -> None:
+    configuration, properties = CASES["ecr-line-faulty"]()
+    target = build_target(configuration, properties)
+    assert (6,) not in target["measure"] and (6,) not in target["sx"]
+    assert not any(6 in qubits for qubits in target["ecr"])
+    assert not {(4, 5), (5, 4)} & set(target["ecr"])
+    assert (5,) in target["measure"]
+    assert target.qubit_properties[6].t1 is not None  # still described, just not usable
+
+
+def bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+def ghz(num_qubits: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(num_qubits)
+    circuit.h(0)
+    for qubit in range(num_qubits - 1):
+        circuit.cx(qubit, qubit + 1)
+    circuit.measure_all()
+    return circuit
+
+
+def ansatz(num_qubits: int) -> QuantumCircuit:
+    circuit = real_amplitudes(num_qubits, reps=2, entanglement="linear")
+    circuit.measure_all()
+    return circuit
+
+
+def dynamic() -> QuantumCircuit:
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.x(1)
+    circuit.measure(1, 1)
+    return circuit
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_transpiled_circuits_pass_the_official_isa_check(case: str) -> None:
+    configuration, properties = CASES[case]()
+    backend = RuntimeBackend(configuration, properties)
+    circuits = [bell(), ghz(min(5, backend.num_qubits)), ansatz(min(4, backend.num_qubits))]
+    if set(backend.operation_names) >= CONTROL_FLOW:
+        circuits.append(dynamic())
+    manager = generate_preset_pass_manager(backend=backend, optimization_level=2, seed_transpiler=7)
+    isa_circuits = manager.run(circuits)
+    validate_isa_circuits(isa_circuits, official_target(configuration, properties))
+
+
+def test_127_qubit_device_matches_and_transpiles() -> None:
+    configuration, properties = _default("ibm_local127")
+    theirs = official_target(configuration, properties)
+    backend = RuntimeBackend(configuration, properties)
+    assert_same_target(backend.target, theirs)
+    manager = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=7)
+    validate_isa_circuits([manager.run(ghz(12))], theirs)
+
+
+def test_rzz_angles_are_folded_into_the_calibrated_range() -> None:
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+    from qiskit_ibm_runtime.utils.validations import validate_rzz_pubs
+
+    configuration, properties = CASES["cz-fractional"]()
+    backend = RuntimeBackend(configuration, properties)
+    circuit = QuantumCircuit(2)
+    for angle in (-2.5, -0.4, 0.3, 2.0, 3.0, 7.5):
+        circuit.rzz(angle, 0, 1)
+    manager = generate_preset_pass_manager(
+        backend=backend, optimization_level=0, initial_layout=[0, 1]
+    )
+    isa = manager.run(circuit)
+    rzz_angles = [float(i.operation.params[0]) for i in isa.data if i.operation.name == "rzz"]
+    assert rzz_angles and all(0 <= a <= math.pi / 2 for a in rzz_angles)
+    validate_rzz_pubs([SamplerPub.coerce(isa)])
+    validate_isa_circuits([isa], official_target(configuration, properties))
+
+
+@given(st.floats(min_value=-50, max_value=50, allow_nan=False))
+def test_rzz_folding_is_exact(angle: float) -> None:
+    folded = dag_to_circuit(fold_rzz_angle([angle], [Qubit(), Qubit()]))
+    assert {i.operation.name for i in folded.data} <= {"rzz", "rz", "x"}
+    for instruction in folded.data:
+        if instruction.operation.name == "rzz":
+            assert 0 <= float(instruction.operation.params[0]) <= math.pi / 2
+    # Equal as matrices, global phase included.
+    assert np.allclose(Operator(folded).data, Operator(RZZGate(angle)).data, atol=1e-9)
