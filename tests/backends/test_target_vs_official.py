@@ -32,6 +32,7 @@ from aioqruntime.backends import (
 )
 from aioqruntime.backends._rzz import fold_rzz_angle
 
+DATE = "2026-01-01T00:00:00+00:00"
 Documents = tuple[dict[str, Any], dict[str, Any] | None]
 
 
@@ -47,6 +48,58 @@ def _generated(spec: DeviceSpec) -> Documents:
 def _default(name: str) -> Documents:
     (device,) = [d for d in default_devices() if d.name == name]
     return device.configuration, device.properties
+
+
+def _odd_units() -> Documents:
+    """stub5 with times and frequencies in other SI prefixes, and a gap in the calibration."""
+    configuration, properties = _recorded("ibm_stub5", load_document("ibm_stub5_properties"))
+    assert properties is not None
+    rescale = {"T1": ("ms", 1e-3), "frequency": ("MHz", 1e3), "readout_length": ("us", 1e-3)}
+    for records in properties["qubits"]:
+        for record in records:
+            if record["name"] in rescale:
+                unit, factor = rescale[record["name"]]
+                record["unit"], record["value"] = unit, record["value"] * factor
+    for gate in properties["gates"]:
+        for parameter in gate["parameters"]:
+            if parameter["name"] == "gate_length" and gate["gate"] == "cz":
+                parameter["unit"], parameter["value"] = "us", parameter["value"] / 1000
+    # sx on qubit 3 not calibrated (ideal there), cz (3, 4) without an error figure.
+    properties["gates"] = [g for g in properties["gates"] if g["name"] != "sx3"]
+    for gate in properties["gates"]:
+        if gate["name"] == "cz3_4":
+            gate["parameters"] = [p for p in gate["parameters"] if p["name"] != "gate_error"]
+    return configuration, properties
+
+
+def _custom_instructions() -> Documents:
+    """A gate Qiskit does not know (defined only by ``gates[]``) and an instruction signature."""
+    configuration, properties = _recorded("ibm_stub5", load_document("ibm_stub5_properties"))
+    assert properties is not None
+    configuration["basis_gates"].append("zxrot")
+    configuration["gates"].append(
+        {
+            "name": "zxrot",
+            "parameters": ["alpha", "beta"],
+            "qasm_def": "gate zxrot(alpha, beta) q0, q1 { }",
+            "coupling_map": [[0, 1], [1, 2]],
+        }
+    )
+    properties["gates"].append(
+        {
+            "qubits": [0, 1],
+            "gate": "zxrot",
+            "name": "zxrot0_1",
+            "parameters": [
+                {"date": DATE, "name": "gate_error", "unit": "", "value": 0.01},
+                {"date": DATE, "name": "gate_length", "unit": "ns", "value": 90},
+            ],
+        }
+    )
+    configuration["instruction_signatures"] = [
+        {"name": "measure_2", "num_qubits": 1, "num_clbits": 2, "parameters": []}
+    ]
+    return configuration, properties
 
 
 # Every case is built lazily so that a failing generator fails only its own tests.
@@ -69,6 +122,8 @@ CASES: dict[str, Callable[[], Documents]] = {
             faulty_edges=((4, 5),),
         )
     ),
+    "odd-units": _odd_units,
+    "custom-instructions": _custom_instructions,
     "cz-fractional": lambda: _generated(
         DeviceSpec(name="frac5", num_qubits=5, topology="t", seed=9, fractional_gates=True)
     ),
@@ -226,3 +281,16 @@ def test_rzz_folding_is_exact(angle: float) -> None:
             assert 0 <= float(instruction.operation.params[0]) <= math.pi / 2
     # Equal as matrices, global phase included.
     assert np.allclose(Operator(folded).data, Operator(RZZGate(angle)).data, atol=1e-9)
+
+
+def test_units_are_converted_to_seconds_and_hertz() -> None:
+    target = build_target(*_odd_units())
+    qubit = target.qubit_properties[0]
+    assert qubit.t1 == pytest.approx(100e-6) and qubit.t2 == pytest.approx(80e-6)
+    assert qubit.frequency == pytest.approx(5e9)
+    assert target["measure"][(0,)].duration == pytest.approx(1e-6)
+    assert target["sx"][(0,)].duration == pytest.approx(36e-9)
+    assert target["sx"][(3,)] is None  # not calibrated: ideal
+    assert target["cz"][(3, 4)].error is None
+    assert target["rz"][(0,)].duration == 0.0
+    assert target.dt == pytest.approx(0.5e-9)
