@@ -1,0 +1,95 @@
+"""When to poll next, and how many requests one tick may cost (style rule C2).
+
+The shared poller refreshes all pending jobs of a session with ``GET /jobs`` (up to
+:data:`MAX_JOBS_PAGE` jobs per request) and asks :class:`PollSchedule` how long to sleep. It wakes
+early on its own when a job is submitted; this only decides the idle pace:
+
+* right after a submission, every ``fast_interval`` (jobs on the local server finish in
+  milliseconds, and a fresh job is the one a caller is most likely awaiting);
+* otherwise from ``session_interval`` (an active session means the service runs our jobs next) or
+  ``job_interval`` (job mode, where the official client polls every 0.5 s), growing by ``backoff``
+  for each tick on which nothing changed, up to ``session_ceiling`` / ``max_interval``;
+* never faster than the request budget allows: a tick costs ``ceil(pending / page_size)``
+  requests and ticks are spaced so that at most ``max_requests_per_second`` are sent.
+
+Every delay lies in ``[fast_interval, max(max_interval, budget floor)]``, and it never shrinks
+when the time since the last submission, the number of idle ticks or the number of pending jobs
+grows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["MAX_JOBS_PER_LIST_REQUEST", "PollSchedule"]
+
+#: Server cap on ``GET /jobs?limit=`` (protocol.md §9), hence jobs covered by one bulk request.
+MAX_JOBS_PER_LIST_REQUEST: Final = 200
+# Backoff exponent beyond which every delay is at its ceiling (avoids float overflow).
+_MAX_IDLE_EXPONENT: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PollSchedule:
+    """Pure pacing of the shared poller; all times in seconds."""
+
+    fast_interval: float = 0.05
+    #: How long after a submission polling stays at ``fast_interval``.
+    fast_window: float = 2.0
+    session_interval: float = 0.1
+    session_ceiling: float = 1.0
+    job_interval: float = 0.5
+    max_interval: float = 5.0
+    backoff: float = 1.5
+    max_requests_per_second: float = 10.0
+    page_size: int = MAX_JOBS_PER_LIST_REQUEST
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fast_interval <= self.session_interval <= self.session_ceiling:
+            raise ValueError("need 0 < fast_interval <= session_interval <= session_ceiling")
+        if not self.fast_interval <= self.job_interval <= self.max_interval:
+            raise ValueError("need fast_interval <= job_interval <= max_interval")
+        if self.session_ceiling > self.max_interval:
+            raise ValueError("session_ceiling must not exceed max_interval")
+        if self.backoff < 1 or self.max_requests_per_second <= 0 or self.fast_window < 0:
+            raise ValueError("need backoff >= 1, max_requests_per_second > 0, fast_window >= 0")
+        if not 1 <= self.page_size <= MAX_JOBS_PER_LIST_REQUEST:
+            raise ValueError(f"page_size must be 1..{MAX_JOBS_PER_LIST_REQUEST}")
+
+    def requests_per_tick(self, pending: int) -> int:
+        """Bulk list requests needed to refresh ``pending`` jobs (0 when none are pending)."""
+        return math.ceil(max(pending, 0) / self.page_size)
+
+    def budget_floor(self, pending: int) -> float:
+        """The shortest delay that keeps a tick's requests under ``max_requests_per_second``."""
+        return self.requests_per_tick(pending) / self.max_requests_per_second
+
+    def next_delay(
+        self,
+        *,
+        since_submission: float | None,
+        pending: int,
+        session_active: bool,
+        idle_ticks: int = 0,
+    ) -> float:
+        """Seconds to sleep before the next tick.
+
+        ``since_submission`` is the time since the last job was submitted (``None``: never);
+        ``idle_ticks`` counts consecutive ticks on which no job changed (reset it to 0 on change).
+        """
+        if pending <= 0:
+            # Nothing to refresh: the poller sleeps until a submission wakes it; this is a cap.
+            return self.max_interval
+        if since_submission is not None and since_submission < self.fast_window:
+            pace = self.fast_interval
+        else:
+            start, ceiling = (
+                (self.session_interval, self.session_ceiling)
+                if session_active
+                else (self.job_interval, self.max_interval)
+            )
+            exponent = min(max(idle_ticks, 0), _MAX_IDLE_EXPONENT)
+            pace = min(ceiling, start * self.backoff**exponent)
+        return max(pace, self.budget_floor(pending))
