@@ -23,10 +23,10 @@ from qiskit.circuit import (
 )
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers import QubitProperties
-from qiskit.transpiler import InstructionProperties, Target
+from qiskit.transpiler import InstructionProperties, Target, TranspilerError
 from qiskit.utils.units import apply_prefix
 
-from aioqruntime._exceptions import InvalidInputError
+from aioqruntime._exceptions import ProtocolError
 
 __all__ = ["build_target", "is_fractional_gate_name"]
 
@@ -72,17 +72,33 @@ def build_target(
     ``gates[].coupling_map`` with no error or duration. With ``include_fractional_gates=False``
     gates such as ``rx`` and ``rzz`` are left out, as the official client does by default.
     Faulty qubits and gates (an Nduv ``operational`` of 0) are left out.
+
+    Raises :class:`~aioqruntime.ProtocolError` when the documents lack what a target needs
+    (``n_qubits``, well-formed ``gates``...).
     """
     try:
-        num_qubits = int(configuration["n_qubits"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInputError("backend configuration needs an integer 'n_qubits'") from exc
+        return _build_target(configuration, properties, include_fractional_gates)
+    except (KeyError, IndexError, TypeError, ValueError, TranspilerError) as exc:
+        name = configuration.get("backend_name", "?")
+        raise ProtocolError(
+            f"cannot build a target for backend {name!r} from its configuration and properties: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _build_target(
+    configuration: Mapping[str, Any],
+    properties: Mapping[str, Any] | None,
+    include_fractional_gates: bool,
+) -> Target:
+    num_qubits = int(configuration["n_qubits"])
     calibration = _Calibration(properties, num_qubits) if properties else None
 
     gate_configs = {
         str(entry["name"]): entry for entry in configuration.get("gates") or () if "name" in entry
     }
-    supported = set(configuration.get("supported_instructions") or DEFAULT_SUPPORTED_INSTRUCTIONS)
+    listed = configuration.get("supported_instructions")
+    supported = set(DEFAULT_SUPPORTED_INSTRUCTIONS if listed is None else listed)
     names = (
         set(configuration.get("basis_gates") or ())
         | (supported & NON_UNITARY_INSTRUCTIONS)

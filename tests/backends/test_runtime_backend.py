@@ -11,7 +11,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import generate_preset_pass_manager
 
-from aioqruntime import InvalidInputError
+from aioqruntime import ProtocolError
 from aioqruntime.backends import RuntimeBackend, build_target, default_devices
 
 
@@ -104,7 +104,22 @@ def test_a_given_target_is_used_as_is() -> None:
 def test_configuration_without_qubit_count_is_refused() -> None:
     configuration = load_document("ibm_stub5_configuration")
     del configuration["n_qubits"]
-    with pytest.raises(InvalidInputError, match="n_qubits"):
+    with pytest.raises(ProtocolError, match=r"ibm_stub5.*n_qubits"):
+        build_target(configuration, None)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda c: c.update(gates=[{"name": "cz", "coupling_map": [[0]]}]),  # 1 qubit for cz
+        lambda c: c.update(n_qubits="five"),
+        lambda c: c.update(instruction_signatures=[{"name": "m2"}]),
+    ],
+)
+def test_malformed_configuration_is_a_protocol_error(damage: Any) -> None:
+    configuration = load_document("ibm_stub5_configuration")
+    damage(configuration)
+    with pytest.raises(ProtocolError):
         build_target(configuration, None)
 
 
