@@ -1,0 +1,308 @@
+"""Circuits, instructions and parameters as QPY, with a cache for unchanged circuits.
+
+A variational loop submits the same circuit object many times with new parameter values. QPY
+serialization is the expensive part of encoding such a pub, so the base64 text is cached per
+circuit object and reused only while a structural fingerprint of the circuit is unchanged.
+
+The fingerprint must change whenever the QPY bytes would. It covers the name, global phase,
+metadata (as its JSON text), bits, registers, layout and, per instruction, the name, parameters,
+qubits, clbits and label. Only instructions whose whole state is visible there are fingerprinted:
+standard gates and ``measure``/``reset``/``barrier``/``delay``. A circuit holding anything else
+(custom gates whose definition could be mutated in place, control flow, variables, stretches...)
+is never cached and is serialized every time, which is slow but never stale.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+from qiskit import qpy
+from qiskit.circuit import (
+    Barrier,
+    Delay,
+    Instruction,
+    Measure,
+    Parameter,
+    ParameterExpression,
+    QuantumCircuit,
+    QuantumRegister,
+    Reset,
+)
+
+from aioqruntime.codec._binary import b64_decode, b64_encode, inflate
+from aioqruntime.codec._paths import Path, fail
+
+__all__ = [
+    "QPY_ENCODE_VERSION",
+    "clear_qpy_cache",
+    "decode_circuit",
+    "decode_instruction",
+    "decode_parameter",
+    "encode_circuit",
+    "encode_instruction",
+    "encode_parameter",
+    "qpy_cache_info",
+]
+
+# The service accepts QPY up to 17 for sampler/estimator params (protocol.md §6.4).
+QPY_ENCODE_VERSION = min(17, qpy.QPY_VERSION)
+_QPY_MAGIC = b"QISKIT"
+_CACHE_SIZE = 128
+
+# Operation types (besides standard gates) whose complete state the fingerprint sees.
+_DESCRIBED_TYPES: frozenset[type] = frozenset(
+    {Measure, type(Measure()), Reset, type(Reset()), Barrier, Delay}
+)
+
+
+def _metadata_serializer() -> type[Any]:
+    # Imported late: the JSON encoder itself encodes circuits with this module.
+    from aioqruntime.codec._encoder import WireEncoder
+
+    return WireEncoder
+
+
+def _dump_circuit(circuit: QuantumCircuit) -> str:
+    buff = io.BytesIO()
+    qpy.dump(circuit, buff, metadata_serializer=_metadata_serializer(), version=QPY_ENCODE_VERSION)
+    return b64_encode(buff.getvalue(), compress=True)
+
+
+def _exact_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Extra key material that ``==`` on the parameters misses.
+
+    ``0.0 == -0.0`` but their QPY bytes differ, and symbolic equality of two expressions does not
+    promise identical QPY, so expressions also contribute their canonical text.
+    """
+    extra: tuple[Any, ...] = ()
+    if 0.0 in params:
+        extra += tuple(math.copysign(1.0, p) if type(p) is float else 0.0 for p in params)
+    for p in params:
+        if isinstance(p, ParameterExpression) and not isinstance(p, Parameter):
+            extra += (str(p),)
+    return extra
+
+
+def _layout_fingerprint(circuit: QuantumCircuit) -> object:
+    layout = circuit._layout
+    if layout is None:
+        return None
+    initial = layout.initial_layout
+    final = layout.final_layout
+    mapping = layout.input_qubit_mapping
+    outputs = layout._output_qubit_list
+    return (
+        None if initial is None else tuple(initial.get_physical_bits().items()),
+        None if mapping is None else tuple(mapping.items()),
+        None if final is None else tuple(final.get_physical_bits().items()),
+        layout._input_qubit_count,
+        None if outputs is None else tuple(outputs),
+    )
+
+
+def circuit_fingerprint(circuit: QuantumCircuit) -> tuple[Any, ...] | None:
+    """A value equal for two states of ``circuit`` only if their QPY is; ``None`` if unsure."""
+    if circuit.num_vars or circuit.num_stretches:
+        return None
+    items: list[tuple[Any, ...]] = []
+    append = items.append
+    for inst in circuit._data:
+        params = tuple(inst.params)
+        if inst.is_standard_gate():
+            state: object = None
+        else:
+            op = inst.operation
+            if type(op) not in _DESCRIBED_TYPES:
+                return None
+            state = getattr(op, "unit", None)
+        append((inst.name, params, inst.qubits, inst.clbits, inst.label, state))
+        if params:
+            extra = _exact_params(params)
+            if extra:
+                append(extra)
+    phase = circuit.global_phase
+    return (
+        circuit.name,
+        phase,
+        _exact_params((phase,)),
+        _metadata_text(circuit.metadata),
+        tuple(circuit.qubits),
+        tuple(circuit.clbits),
+        tuple(circuit.qregs),
+        tuple(circuit.cregs),
+        _layout_fingerprint(circuit),
+        tuple(items),
+    )
+
+
+def _metadata_text(metadata: object) -> str:
+    import json
+
+    return json.dumps(metadata, cls=_metadata_serializer(), separators=(",", ":"))
+
+
+class _Entry:
+    __slots__ = ("fingerprint", "ref", "value")
+
+    def __init__(
+        self, ref: weakref.ref[QuantumCircuit], fingerprint: tuple[Any, ...], value: str
+    ) -> None:
+        self.ref = ref
+        self.fingerprint = fingerprint
+        self.value = value
+
+
+class _QpyCache:
+    """LRU of circuit id -> (weak reference, fingerprint, base64 QPY).
+
+    Keyed by ``id`` because circuits are unhashable; the weak reference tells a live entry from
+    one whose circuit died and whose id was reused. No weakref callbacks: a dead entry just ages
+    out, which avoids running cleanup code from inside the garbage collector.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.uncacheable = 0
+
+    def encode(self, circuit: QuantumCircuit) -> str:
+        fingerprint = circuit_fingerprint(circuit)
+        if fingerprint is None:
+            with self._lock:
+                self.uncacheable += 1
+            return _dump_circuit(circuit)
+        key = id(circuit)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.ref() is circuit and entry.fingerprint == fingerprint:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry.value
+            self.misses += 1
+        value = _dump_circuit(circuit)
+        with self._lock:
+            self._entries[key] = _Entry(weakref.ref(circuit), fingerprint, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = self.uncacheable = 0
+
+    def info(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "uncacheable": self.uncacheable,
+                "size": len(self._entries),
+                "maxsize": self._size,
+            }
+
+
+_CACHE = _QpyCache(_CACHE_SIZE)
+
+
+def encode_circuit(circuit: QuantumCircuit) -> str:
+    """Base64 of zlib-compressed QPY (version :data:`QPY_ENCODE_VERSION`), cached when safe."""
+    return _CACHE.encode(circuit)
+
+
+def qpy_cache_info() -> dict[str, int]:
+    """Counters of the QPY cache: ``hits``, ``misses``, ``uncacheable``, ``size``, ``maxsize``."""
+    return _CACHE.info()
+
+
+def clear_qpy_cache() -> None:
+    """Forget every cached circuit and reset the counters."""
+    _CACHE.clear()
+
+
+def _load_qpy(text: object, path: Path) -> list[Any]:
+    raw = inflate(b64_decode(text, path), path)
+    if len(raw) < 7 or raw[:6] != _QPY_MAGIC:
+        raise fail("not a QPY file (bad magic)", path)
+    version = raw[6]
+    if version > qpy.QPY_VERSION:
+        raise fail(
+            f"QPY version {version} is newer than the installed Qiskit reads ({qpy.QPY_VERSION})",
+            path,
+        )
+    try:
+        # No metadata_deserializer: circuit metadata stays plain JSON, as the official decoder
+        # leaves it. QPY resolves instruction names only within Qiskit's own circuit library.
+        programs = qpy.load(io.BytesIO(raw))
+    except Exception as exc:  # QPY raises anything from struct.error to QpyError
+        raise fail(f"malformed QPY ({type(exc).__name__}: {exc})", path) from exc
+    if not programs:
+        raise fail("QPY file holds no circuit", path)
+    return list(programs)
+
+
+def decode_circuit(text: object, path: Path) -> QuantumCircuit:
+    """The first circuit of a ``QuantumCircuit`` tag value."""
+    circuit = _load_qpy(text, path)[0]
+    if not isinstance(circuit, QuantumCircuit):
+        raise fail("QPY payload is not a circuit", path)
+    return circuit
+
+
+def encode_instruction(instruction: Instruction) -> str:
+    """QPY of a circuit holding just ``instruction`` on fresh qubits (no metadata serializer)."""
+    qreg = QuantumRegister(instruction.num_qubits)
+    circuit = QuantumCircuit(qreg)
+    circuit.append(instruction, qreg)
+    buff = io.BytesIO()
+    qpy.dump(circuit, buff, version=QPY_ENCODE_VERSION)
+    return b64_encode(buff.getvalue(), compress=True)
+
+
+def decode_instruction(text: object, path: Path) -> Instruction:
+    """The operation of the first instruction of an ``Instruction`` tag's circuit."""
+    circuit = decode_circuit(text, path)
+    if not circuit.data:
+        raise fail("Instruction payload holds an empty circuit", path)
+    operation = circuit.data[0].operation
+    if not isinstance(operation, Instruction):
+        raise fail("Instruction payload holds no instruction", path)
+    return operation
+
+
+# QPY PARAMETER record: big-endian uint16 name length, 16-byte UUID, then the UTF-8 name.
+_PARAMETER = struct.Struct("!H16s")
+
+
+def encode_parameter(parameter: Parameter) -> str:
+    """A ``Parameter`` tag value: the QPY parameter record, base64, not compressed."""
+    name = parameter.name.encode("utf-8")
+    record = _PARAMETER.pack(len(name), parameter.uuid.bytes) + name
+    return b64_encode(record, compress=False)
+
+
+def decode_parameter(text: object, path: Path) -> Parameter:
+    """Inverse of :func:`encode_parameter`."""
+    raw = b64_decode(text, path)
+    if len(raw) < _PARAMETER.size:
+        raise fail("Parameter record too short", path)
+    size, uuid_bytes = _PARAMETER.unpack_from(raw)
+    name_bytes = raw[_PARAMETER.size :]
+    if len(name_bytes) != size:
+        raise fail("Parameter record has the wrong name length", path)
+    try:
+        name = name_bytes.decode("utf-8")
+        return Parameter(name, uuid=uuid.UUID(bytes=uuid_bytes))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise fail(f"invalid Parameter record ({exc})", path) from exc
