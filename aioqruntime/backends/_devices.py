@@ -368,14 +368,16 @@ def _properties(
     for name in two_qubit_names:
         for a, b in edges:
             error, length = pair_calibration[(min(a, b), max(a, b))]
-            if name == "rzz":  # a partial entangler: shorter and a little better than the full one
-                error, length = _round_significant(error * 0.8), length
+            if name == "rzz":  # a partial entangler: a little better than the full one
+                error = _round_significant(error * 0.8)
             add_gate(name, (a, b), error, length)
 
-    for q in range(
-        spec.num_qubits
-    ):  # reset = measure + conditional flip; IBM reports only its length
-        add_gate("reset", (q,), None, readout_length + single_length)
+    # reset = measure + conditional flip; IBM reports only its length. Faulty qubits get no entry:
+    # qiskit-ibm-runtime 0.51.0's convert_to_target crashes (TypeError) when the first calibrated
+    # qubit of a gate without a `gates[]` coupling map (such as reset) is faulty.
+    for q in range(spec.num_qubits):
+        if q not in spec.faulty_qubits:
+            add_gate("reset", (q,), None, readout_length + single_length)
 
     return {
         "backend_name": spec.name,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from backends_helpers import load_document, official_target, stub5e_properties
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit
 from qiskit.circuit import Qubit
@@ -294,3 +294,31 @@ def test_units_are_converted_to_seconds_and_hertz() -> None:
     assert target["cz"][(3, 4)].error is None
     assert target["rz"][(0,)].duration == 0.0
     assert target.dt == pytest.approx(0.5e-9)
+
+
+@st.composite
+def device_specs(draw: st.DrawFn) -> DeviceSpec:
+    num_qubits = draw(st.integers(min_value=2, max_value=7))
+    faulty_qubits = draw(st.lists(st.integers(0, num_qubits - 1), max_size=2, unique=True))
+    return DeviceSpec(
+        name="drawn",
+        num_qubits=num_qubits,
+        two_qubit_gate=draw(st.sampled_from(["cz", "ecr"])),
+        topology=draw(st.sampled_from(["line", "all_to_all"])),
+        seed=draw(st.integers(0, 2**32)),
+        fractional_gates=draw(st.booleans()),
+        faulty_qubits=tuple(faulty_qubits),
+        faulty_edges=((0, 1),) if draw(st.booleans()) else (),
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(device_specs(), st.booleans())
+def test_any_generated_device_matches_the_official_target(
+    spec: DeviceSpec, fractional: bool
+) -> None:
+    device = generate_device(spec)
+    assert_same_target(
+        build_target(device.configuration, device.properties, include_fractional_gates=fractional),
+        official_target(device.configuration, device.properties, use_fractional_gates=fractional),
+    )
