@@ -10,7 +10,8 @@ early on its own when a job is submitted; this only decides the idle pace:
   ``job_interval`` (job mode, where the official client polls every 0.5 s), growing by ``backoff``
   for each tick on which nothing changed, up to ``session_ceiling`` / ``max_interval``;
 * never faster than the request budget allows: a tick costs ``ceil(pending / page_size)``
-  requests and ticks are spaced so that at most ``max_requests_per_second`` are sent.
+  requests and ticks are spaced so that at most ``max_requests_per_second`` are sent (default 20:
+  one fast-polled job, or the official client's rate for two jobs awaited in a session).
 
 Every delay lies in ``[fast_interval, max(max_interval, budget floor)]``, and it never shrinks
 when the time since the last submission, the number of idle ticks or the number of pending jobs
@@ -43,7 +44,7 @@ class PollSchedule:
     job_interval: float = 0.5
     max_interval: float = 5.0
     backoff: float = 1.5
-    max_requests_per_second: float = 10.0
+    max_requests_per_second: float = 20.0
     page_size: int = MAX_JOBS_PER_LIST_REQUEST
 
     def __post_init__(self) -> None:

@@ -48,6 +48,13 @@ class Secret:
     def __hash__(self) -> int:
         return hash((Secret, self._value))
 
+    # Immutable, so copies may share the instance.
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Secret:
+        return self
+
     def __reduce__(self) -> tuple[object, ...]:
-        # Copying a Secret is fine; pickling one into a file is not something we want to make easy.
+        # Pickling would write the key in clear to wherever the pickle goes.
         raise TypeError("Secret cannot be pickled")
