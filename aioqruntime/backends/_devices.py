@@ -122,9 +122,10 @@ class Device:
     """
 
     spec: DeviceSpec
-    configuration: dict[str, Any] = field(repr=False)
-    properties: dict[str, Any] | None = field(repr=False)
-    list_entry_extra: dict[str, Any] = field(repr=False)
+    # Dicts cannot be hashed: a device hashes by its spec (which determines the documents).
+    configuration: dict[str, Any] = field(repr=False, hash=False)
+    properties: dict[str, Any] | None = field(repr=False, hash=False)
+    list_entry_extra: dict[str, Any] = field(repr=False, hash=False)
 
     @property
     def name(self) -> str:

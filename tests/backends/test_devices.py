@@ -94,6 +94,7 @@ def test_generation_is_deterministic() -> None:
     first, second = generate_device(spec), generate_device(spec)
     assert (first.configuration, first.properties) == (second.configuration, second.properties)
     assert [d.properties for d in default_devices()] == [d.properties for d in DEVICES.values()]
+    assert first == second and hash(first) == hash(second)
     other = generate_device(DeviceSpec(**{**spec.__dict__, "seed": 5}))
     assert other.properties != first.properties
 

@@ -35,3 +35,10 @@ def test_simulator_device_is_ideal() -> None:
     model = noise_model_for(default_devices()[3])
     assert model.is_ideal()
     assert "cx" in model.basis_gates
+
+
+def test_aer_simulator_from_backend_accepts_a_runtime_backend() -> None:
+    backend = default_devices()[1].backend()  # ibm_local27, ecr
+    simulator = AerSimulator.from_backend(backend)
+    assert simulator.num_qubits == 27
+    assert not simulator.options.noise_model.is_ideal()
