@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 from typing_extensions import Self
 
@@ -166,6 +167,14 @@ def request_id_from(body: ApiErrorBody, headers: Mapping[str, str]) -> str | Non
     return None
 
 
+def _without_userinfo(url: str) -> str:
+    """The URL minus any ``user:password@`` part, which must not reach a message."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def error_for_response(
     status: int,
     body: bytes | str,
@@ -197,7 +206,7 @@ def error_for_response(
         extras.append(f"code {parsed.code}")
     if request_id is not None:
         extras.append(f"request id {request_id}")
-    where = " ".join(part for part in (method.upper(), url) if part)
+    where = " ".join(part for part in (method.upper(), _without_userinfo(url)) if part)
     message = f"{where + ': ' if where else ''}{status} {detail}"
     if extras:
         message += f" ({', '.join(extras)})"

@@ -96,6 +96,11 @@ def test_credentials_never_copied() -> None:
     assert isinstance(error, RateLimitError) and error.retry_after == 3.0
 
 
+def test_url_credentials_never_in_message() -> None:
+    error = error_for_response(500, b"", {}, method="GET", url="http://user:pw@h:8/x?a=1")
+    assert "pw" not in str(error) and "http://h:8/x?a=1" in str(error)
+
+
 def test_error_body_round_trip() -> None:
     body = ApiErrorBody(errors=(ApiErrorItem(code="1291", message="nope"),), trace="t")
     assert ApiErrorBody.from_json(body.to_json()) == body
