@@ -328,6 +328,8 @@ def loads(text: str | bytes) -> object:
         tree = json.loads(text)
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise CodecError(f"invalid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise CodecError("document nested too deeply") from exc
     try:
         return decode_tree(tree)
     except RecursionError as exc:

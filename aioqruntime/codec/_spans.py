@@ -73,6 +73,16 @@ class ExecutionSpan:
         """How many data elements (shots, for the sampler) depend on this span, over all pubs."""
         return int(sum(int(self.mask(idx).sum()) for idx in self._data_slices))
 
+    def _sliced_size(self, first: int) -> int:
+        # Rows times shots selected by the slices at ``first`` and ``first + 1``; the twirled
+        # spans count before cutting to the pub's shots, as the official client does.
+        total = 0
+        for row in self._data_slices.values():
+            shape = row[0]
+            rows = len(range(math.prod(shape[:-1]))[row[first]])
+            total += rows * len(range(shape[-1])[row[first + 1]])
+        return total
+
     def mask(self, pub_idx: int) -> npt.NDArray[np.bool_]:
         """Boolean array, shaped like the pub's data, true where the data came from this span."""
         raise NotImplementedError
@@ -137,6 +147,10 @@ class DoubleSliceSpan(ExecutionSpan):
 
     wire_tag = "DoubleSliceSpan"
 
+    @property
+    def size(self) -> int:
+        return self._sliced_size(1)
+
     def mask(self, pub_idx: int) -> npt.NDArray[np.bool_]:
         shape, args, shots = self._check(pub_idx)
         mask = np.zeros(shape, dtype=np.bool_)
@@ -152,6 +166,10 @@ class TwirledSliceSpan(ExecutionSpan):
     """
 
     wire_tag = "TwirledSliceSpan"
+
+    @property
+    def size(self) -> int:
+        return self._sliced_size(2)
 
     def mask(self, pub_idx: int) -> npt.NDArray[np.bool_]:
         shape, at_front, args, shots = self._check(pub_idx)[:4]
