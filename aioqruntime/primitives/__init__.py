@@ -1,0 +1,7 @@
+"""``AsyncSampler`` and ``AsyncEstimator``: the Runtime V2 primitives, async."""
+
+from __future__ import annotations
+
+from aioqruntime.primitives._primitives import AsyncEstimator, AsyncSampler
+
+__all__ = ["AsyncEstimator", "AsyncSampler"]

@@ -1,0 +1,136 @@
+"""Primitive options as a plain nested dict, mapped onto the job body (protocol.md §3.3).
+
+Only what the user set is sent (the server applies its defaults). Top-level keys are checked, so a
+typo fails before anything is sent; nested groups are passed through for the server to validate.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aioqruntime._exceptions import InvalidInputError
+from aioqruntime.runtime._core import RuntimeOptions
+
+__all__ = ["ESTIMATOR_KEYS", "SAMPLER_KEYS", "split_options"]
+
+#: Groups copied into ``params.options`` (the official ``_get_program_inputs`` list).
+_PROGRAM_GROUPS: Final = (
+    "default_precision",
+    "default_shots",
+    "seed_estimator",
+    "dynamical_decoupling",
+    "resilience",
+    "twirling",
+    "simulator",
+    "execution",
+)
+_COMMON: Final = frozenset(
+    {
+        "default_shots",
+        "dynamical_decoupling",
+        "twirling",
+        "simulator",
+        "execution",
+        "experimental",
+        "environment",
+        "max_execution_time",
+    }
+)
+SAMPLER_KEYS: Final = _COMMON
+ESTIMATOR_KEYS: Final = _COMMON | {
+    "default_precision",
+    "seed_estimator",
+    "resilience",
+    "resilience_level",
+}
+_ENVIRONMENT_KEYS: Final = frozenset({"job_tags", "log_level", "private"})
+
+
+def split_options(
+    options: Mapping[str, Any] | None, *, allowed: frozenset[str], primitive: str
+) -> tuple[dict[str, Any], dict[str, Any], RuntimeOptions]:
+    """``(params.options, extra params, runtime options)`` from the user's options dict.
+
+    Extra params holds ``resilience_level`` (lifted to ``params``, estimator only).
+    """
+    given = copy.deepcopy(dict(options or {}))
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise InvalidInputError(f"unknown {primitive} options: {unknown}; known: {sorted(allowed)}")
+    program: dict[str, Any] = {}
+    for key in _PROGRAM_GROUPS:
+        if key in given and given[key] is not None:
+            program[key] = given[key]
+    simulator = program.get("simulator")
+    if isinstance(simulator, dict) and simulator.get("coupling_map") is not None:
+        simulator["coupling_map"] = _edges(simulator["coupling_map"])
+    image = None
+    experimental = given.get("experimental")
+    if experimental is not None:
+        if not isinstance(experimental, Mapping):
+            raise InvalidInputError("options['experimental'] must be a dict")
+        rest: dict[str, Any] = {}
+        for key, value in experimental.items():
+            if key == "image":
+                image = value
+            elif key in _PROGRAM_GROUPS and isinstance(value, Mapping):
+                base = program.get(key)
+                program[key] = _merge(base if isinstance(base, Mapping) else {}, value)
+            else:
+                rest[key] = value
+        if rest:
+            program["experimental"] = rest
+    extra: dict[str, Any] = {}
+    level = given.get("resilience_level")
+    if level is not None:
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 2:
+            raise InvalidInputError(f"resilience_level must be 0, 1 or 2, got {level!r}")
+        extra["resilience_level"] = level
+    environment = given.get("environment") or {}
+    if not isinstance(environment, Mapping):
+        raise InvalidInputError("options['environment'] must be a dict")
+    unknown_env = sorted(set(environment) - _ENVIRONMENT_KEYS)
+    if unknown_env:
+        raise InvalidInputError(f"unknown environment options: {unknown_env}")
+    runtime = RuntimeOptions(
+        log_level=environment.get("log_level"),
+        tags=tuple(environment.get("job_tags") or ()),
+        max_execution_time=given.get("max_execution_time"),
+        private=bool(environment.get("private", False)),
+        image=image,
+    )
+    runtime.validate()
+    return _drop_empty(program), extra, runtime
+
+
+def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        old = merged.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            merged[key] = _merge(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _drop_empty(options: dict[str, Any]) -> dict[str, Any]:
+    """Remove ``None`` values and empty groups, recursively: unset options are not sent."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, Mapping):
+            value = _drop_empty(dict(value))
+            if not value:
+                continue
+        if value is None:
+            continue
+        out[key] = value
+    return out
+
+
+def _edges(coupling_map: Any) -> list[list[int]]:
+    get_edges = getattr(coupling_map, "get_edges", None)
+    edges = get_edges() if callable(get_edges) else coupling_map
+    return [[int(a), int(b)] for a, b in edges]

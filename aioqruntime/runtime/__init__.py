@@ -1,0 +1,22 @@
+"""The async client: service, sessions and batches, jobs as futures, and the shared watcher.
+
+Import these from :mod:`aioqruntime` (``from aioqruntime import AsyncRuntimeService``).
+"""
+
+from __future__ import annotations
+
+from aioqruntime.runtime._as_completed import as_completed
+from aioqruntime.runtime._backend import ServiceBackend
+from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+from aioqruntime.runtime._service import AsyncRuntimeService
+from aioqruntime.runtime._session import AsyncBatch, AsyncSession
+
+__all__ = [
+    "AsyncBatch",
+    "AsyncRuntimeJob",
+    "AsyncRuntimeService",
+    "AsyncSession",
+    "DoneCallback",
+    "ServiceBackend",
+    "as_completed",
+]

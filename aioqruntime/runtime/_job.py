@@ -1,0 +1,324 @@
+"""``AsyncRuntimeJob``: a handle on a remote job that is also a future.
+
+The job never polls by itself. A :class:`~aioqruntime.runtime._watcher.JobWatcher` (one per
+service and one per session) refreshes every pending job in bulk and *settles* the handle:
+it stores the outcome, sets the ``anyio.Event`` that awaiting tasks sleep on, and then calls the
+done-callbacks in registration order, from the watcher task.
+
+Colours (style C10): reading state (``status()``, ``done()``, ``result()``, ``job_id()``) and
+registering callbacks are sync and never do I/O; ``await job``, ``refresh()``, ``cancel()``,
+``metrics()`` and ``logs()`` talk to the service. Cancelling a task that awaits a job only stops
+that wait: the remote job is cancelled by :meth:`AsyncRuntimeJob.cancel` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, final
+
+import anyio
+
+from aioqruntime._exceptions import (
+    JobNotDoneError,
+    NotFoundError,
+    QRuntimeError,
+)
+from aioqruntime.protocol import (
+    Job,
+    JobStatus,
+    cancel_job,
+    get_job,
+    is_final,
+    job_logs,
+    job_metrics,
+    update_job_tags,
+)
+
+if TYPE_CHECKING:
+    from aioqruntime.runtime._core import ServiceCore
+    from aioqruntime.runtime._watcher import JobWatcher
+
+__all__ = ["AsyncRuntimeJob", "DoneCallback"]
+
+#: A done-callback receives the job; its return value is ignored. It must be quick and must not
+#: block: set an Event or send on a memory stream to hand work to your own tasks.
+DoneCallback = Callable[["AsyncRuntimeJob"], object]
+
+
+@final
+class AsyncRuntimeJob:
+    """A submitted job: ``await job`` for its ``PrimitiveResult``.
+
+    Created by ``run()`` of a primitive, a session or a batch, and by ``service.job(id)``; not meant
+    to be constructed directly.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        *,
+        core: ServiceCore,
+        watcher: JobWatcher,
+        backend_name: str | None,
+        program_id: str | None = None,
+        session_id: str | None = None,
+        tags: Sequence[str] = (),
+        client_tag: str | None = None,
+        result_decoder: Callable[[str], Any] | None = None,
+    ) -> None:
+        self._job_id = job_id
+        self._core = core
+        self._watcher = watcher
+        self._backend_name = backend_name
+        self._program_id = program_id
+        self._session_id = session_id
+        self._tags: tuple[str, ...] = tuple(tags)
+        self._client_tag = client_tag
+        self.result_decoder = result_decoder
+        self._status: JobStatus | str = JobStatus.INITIALIZING
+        self._reason: str | None = None
+        self._reason_code: int | None = None
+        self._creation_date: datetime | None = None
+        self._error_message: str | None = None
+        # Exactly one of these is meaningful once ``_settled`` is set.
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._done = False
+        self._settled = anyio.Event()
+        self._callbacks: list[DoneCallback] = []
+        self._fetch_lock = anyio.Lock()
+        self._listeners: list[Callable[[AsyncRuntimeJob], None]] = []
+        #: The last description of the job the service gave (``None`` before the first one).
+        self.last_seen: Job | None = None
+
+    # --- identity (sync, no I/O) ---------------------------------------------------------------
+
+    def job_id(self) -> str:
+        """The service's id of this job."""
+        return self._job_id
+
+    def backend(self) -> str | None:
+        """The backend name of the job (``await service.backend(name)`` gives the object)."""
+        return self._backend_name
+
+    @property
+    def session_id(self) -> str | None:
+        """The session or batch the job belongs to, ``None`` in job mode."""
+        return self._session_id
+
+    @property
+    def tags(self) -> list[str]:
+        """The job's tags as last seen (our ``aioqruntime:<hex>`` submission tag included)."""
+        return list(self._tags)
+
+    @property
+    def client_tag(self) -> str | None:
+        """The ``aioqruntime:<uuid hex>`` tag put on the submission (finds the job by tag)."""
+        return self._client_tag
+
+    @property
+    def program_id(self) -> str | None:
+        return self._program_id
+
+    @property
+    def creation_date(self) -> datetime | None:
+        """When the service created the job (known after the first refresh)."""
+        return self._creation_date
+
+    # --- state (sync, cached) ------------------------------------------------------------------
+
+    def status(self) -> JobStatus | str:
+        """The last status seen by the watcher (no I/O): a :class:`JobStatus` member.
+
+        An unknown server state comes back as its upper-cased text, like the official client.
+        """
+        return self._status
+
+    def done(self) -> bool:
+        """Whether the job reached a final state and its outcome is available."""
+        return self._done
+
+    def result(self) -> Any:
+        """The job's result, without waiting.
+
+        Raises :class:`JobNotDoneError` while the job is not final, or the job's typed
+        :class:`JobError` (``JobFailedError``, ``JobCancelledError``, ``JobRanTooLongError``).
+        """
+        if not self._done:
+            if self._exception is not None:  # abandoned: the watcher stopped before the end
+                raise self._exception
+            raise JobNotDoneError(
+                f"job {self._job_id} is {self._status_text()}, not final: await it instead"
+            )
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+    def exception(self) -> BaseException | None:
+        """The job's error once it is done (``None`` if it succeeded); JobNotDoneError before."""
+        if not self._done:
+            raise JobNotDoneError(f"job {self._job_id} is {self._status_text()}, not final")
+        return self._exception
+
+    def error_message(self) -> str | None:
+        """The failure text of a failed or cancelled job, ``None`` otherwise."""
+        return self._error_message
+
+    @property
+    def reason_code(self) -> int | None:
+        return self._reason_code
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> Any:
+        # Only an observation: cancelling this wait leaves the job and the watcher untouched.
+        if (
+            not self._settled.is_set()
+            and is_final(self._status)
+            and not self._watcher.is_tracking(self)
+        ):
+            # Listed as already final (service.jobs()): fetch its outcome on first demand.
+            async with self._fetch_lock:
+                if not self._settled.is_set():
+                    await self._watcher.settle_now(self)
+        await self._settled.wait()
+        return self.result()
+
+    # --- callbacks -----------------------------------------------------------------------------
+
+    def add_done_callback(self, fn: DoneCallback) -> None:
+        """Call ``fn(job)`` once when the job is final, in registration order, from the watcher.
+
+        Added to a job that is already done, ``fn`` runs at the watcher's next step, never from
+        inside this call. An exception raised by ``fn`` is not swallowed: it ends the watcher's task
+        group and surfaces at the exit of the ``async with`` block that owns the job (session,
+        batch, or service in job mode).
+        """
+        if self._done:
+            self._watcher.call_soon(fn, self)
+        else:
+            self._callbacks.append(fn)
+
+    def add_settle_listener(self, fn: Callable[[AsyncRuntimeJob], None]) -> None:
+        """Internal: ``fn(job)`` right when the job settles or is abandoned (must not raise)."""
+        if self._settled.is_set():
+            fn(self)
+        else:
+            self._listeners.append(fn)
+
+    def settled(self) -> bool:
+        """Whether awaiting the job returns at once (done, or abandoned by its owner)."""
+        return self._settled.is_set()
+
+    def remove_done_callback(self, fn: DoneCallback) -> int:
+        """Forget every registration of ``fn``; returns how many were removed."""
+        before = len(self._callbacks)
+        self._callbacks = [cb for cb in self._callbacks if cb != fn]
+        return before - len(self._callbacks)
+
+    # --- service operations (async) ------------------------------------------------------------
+
+    async def refresh(self) -> JobStatus | str:
+        """Read the job from the service now (one ``GET /jobs/{id}``) and return its status.
+
+        A final status is handed to the watcher, which fetches the result and settles the job.
+        """
+        if self._done:
+            return self._status
+        response = await self._core.transport.send(get_job(self._job_id))
+        self.apply(Job.from_json(response.json()))
+        if is_final(self._status):
+            self._watcher.wake()
+        return self._status
+
+    async def cancel(self) -> None:
+        """Ask the service to cancel the job (``POST /jobs/{id}/cancel``).
+
+        Raises :class:`~aioqruntime.ConflictError` (409) when the job is already final. The job
+        settles with :class:`~aioqruntime.JobCancelledError` once the watcher sees it cancelled.
+        """
+        await self._core.transport.send(cancel_job(self._job_id), idempotent=True)
+        self._watcher.wake(urgent=True)
+
+    async def metrics(self) -> dict[str, Any]:
+        """``GET /jobs/{id}/metrics`` as a dict (timestamps, usage...), like the official client."""
+        response = await self._core.transport.send(job_metrics(self._job_id))
+        data = response.json()
+        return dict(data) if isinstance(data, dict) else {}
+
+    async def logs(self) -> str:
+        """The job's log text (``""`` when the service has none)."""
+        try:
+            response = await self._core.transport.send(job_logs(self._job_id))
+        except NotFoundError:
+            return ""
+        return response.text()
+
+    async def update_tags(self, tags: Sequence[str]) -> list[str]:
+        """Replace the job's tags (``PUT /jobs/{id}/tags``) and return them."""
+        await self._core.transport.send(update_job_tags(self._job_id, tags))
+        self._tags = tuple(dict.fromkeys(tags))
+        return list(self._tags)
+
+    # --- used by the watcher -------------------------------------------------------------------
+
+    def apply(self, job: Job) -> bool:
+        """Take what the service says about the job; True if its status changed."""
+        if self._done:
+            return False
+        self.last_seen = job
+        changed = self._status != job.job_status
+        self._status = job.job_status
+        self._reason = job.reason
+        self._reason_code = job.reason_code
+        self._tags = job.tags or self._tags
+        self._creation_date = job.created or self._creation_date
+        self._session_id = job.session_id or self._session_id
+        self._backend_name = job.backend or self._backend_name
+        self._program_id = job.program_id or self._program_id
+        return changed
+
+    def settle(self, *, result: Any = None, error: Exception | None = None) -> list[DoneCallback]:
+        """Store the outcome, wake the waiters and return the callbacks the watcher must call."""
+        if self._done:
+            return []
+        self._result = result
+        self._exception = error
+        if error is not None:
+            self._error_message = str(error)
+        self._done = True
+        self._settled.set()
+        self._notify_listeners()
+        callbacks, self._callbacks = self._callbacks, []
+        return callbacks
+
+    def _notify_listeners(self) -> None:
+        listeners, self._listeners = self._listeners, []
+        for fn in listeners:
+            fn(self)
+
+    def abandon(self, error: QRuntimeError) -> None:
+        """The owner stopped watching before the job ended: waiters get ``error``.
+
+        The job stays not-done (it still runs remotely); ``service.job(id)`` finds it again.
+        """
+        if self._done or self._settled.is_set():
+            return
+        self._exception = error
+        self._settled.set()
+        self._notify_listeners()
+
+    def rebind(self, watcher: JobWatcher) -> None:
+        """Move the job to another watcher (a session hands its pending jobs to the service)."""
+        self._watcher = watcher
+
+    def _status_text(self) -> str:
+        return self._status.value if isinstance(self._status, JobStatus) else str(self._status)
+
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncRuntimeJob {self._job_id} status={self._status_text()} "
+            f"backend={self._backend_name!r} session={self._session_id!r}>"
+        )

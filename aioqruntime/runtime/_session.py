@@ -1,0 +1,371 @@
+"""``AsyncSession`` and ``AsyncBatch``: a scope of jobs on one backend, with its own watcher.
+
+Exit semantics (style C6), the same for both:
+
+* **Normal exit** of ``async with``: the session is closed on the service (``PATCH
+  accepting_jobs=false``: no new jobs, queued ones still run), then the block waits until every job
+  submitted through it has settled (``wait_on_exit=True``, the default; nursery semantics, so no
+  result or callback is lost), then the session's watcher stops. With ``wait_on_exit=False`` the
+  pending jobs are handed to the service's watcher instead and stay awaitable while the service is
+  open.
+* **Exit by an exception or a cancellation** (including a ``fail_after`` around the block): the
+  watcher is stopped, then, inside ``move_on_after(cleanup_timeout, shield=True)``, the session is
+  closed (``on_error="close"``, the default: queued jobs still run) or cancelled
+  (``on_error="cancel"``: queued jobs will not run); a failure of that request is logged, never
+  raised over the original error. Pending jobs are handed to the service's watcher. The original
+  exception is re-raised.
+* A done-callback that raises ends the session's watcher; its exception (in an
+  ``ExceptionGroup``) surfaces at the ``async with`` exit and cancels the block's body.
+
+A session that is not entered (e.g. one from :meth:`AsyncSession.from_id`) still takes jobs;
+they are watched by the service's watcher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import Any, ClassVar, Literal
+
+import anyio
+from typing_extensions import Self
+
+from aioqruntime._exceptions import (
+    APIError,
+    InvalidInputError,
+    NotFoundError,
+    SessionClosedError,
+)
+from aioqruntime.protocol import (
+    Session,
+    cancel_session,
+    close_session,
+    create_session,
+    get_session,
+    parse_max_time,
+)
+from aioqruntime.runtime._backend import ServiceBackend
+from aioqruntime.runtime._core import RuntimeOptions
+from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+from aioqruntime.runtime._service import AsyncRuntimeService
+from aioqruntime.runtime._watcher import JobWatcher
+
+__all__ = ["AsyncBatch", "AsyncSession"]
+
+logger = logging.getLogger("aioqruntime.runtime")
+
+OnError = Literal["close", "cancel"]
+
+
+class AsyncSession:
+    """A dedicated session: ``async with AsyncSession(backend=backend) as session``.
+
+    ``backend`` is a backend from ``await service.backend(name)`` (its service is used unless
+    ``service`` is given) or a name with ``service``. ``max_time`` (seconds or text such as
+    ``"2h 30m"``) is validated here, before any request. Entering sends ``POST /sessions``, except
+    for a simulator backend (like the official client: no session, jobs run in job mode).
+    See the module docstring for what leaving the block does.
+    """
+
+    _mode: ClassVar[str] = "dedicated"
+
+    def __init__(
+        self,
+        backend: ServiceBackend | str,
+        max_time: int | str | None = None,
+        *,
+        service: AsyncRuntimeService | None = None,
+        wait_on_exit: bool = True,
+        on_error: OnError = "close",
+        cleanup_timeout: float = 10.0,
+    ) -> None:
+        if service is None:
+            if not isinstance(backend, ServiceBackend):
+                raise InvalidInputError("pass service= when the backend is given by name")
+            service = backend.service
+        if on_error not in ("close", "cancel"):
+            raise InvalidInputError(f"on_error must be 'close' or 'cancel', got {on_error!r}")
+        self._service = service
+        self._backend: ServiceBackend | None = (
+            backend if isinstance(backend, ServiceBackend) else None
+        )
+        self._backend_name = backend.name if isinstance(backend, ServiceBackend) else backend
+        self._max_time = parse_max_time(max_time)
+        self._wait_on_exit = wait_on_exit
+        self._on_error: OnError = on_error
+        self._cleanup_timeout = cleanup_timeout
+        self._session_id: str | None = None
+        self._active = True
+        self._created = False
+        self._watcher: JobWatcher | None = None
+        self._cm: AbstractAsyncContextManager[Self] | None = None
+
+    # --- members of the official Session -------------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        """The service's id (``None`` before entering, and for a simulator backend)."""
+        return self._session_id
+
+    @property
+    def service(self) -> AsyncRuntimeService:
+        return self._service
+
+    def backend(self) -> str:
+        """The backend's name."""
+        return self._backend_name
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @property
+    def active(self) -> bool:
+        """Whether this session still takes jobs (False after close/cancel, locally known)."""
+        return self._active
+
+    async def status(self) -> str | None:
+        """``"Pending"``, ``"In progress, accepting new jobs"``, ``"Closed"``... (one GET)."""
+        details = await self._read()
+        return None if details is None else details.status_text
+
+    async def details(self) -> dict[str, Any] | None:
+        """The session as the official ``Session.details()`` presents it (one GET)."""
+        s = await self._read()
+        if s is None:
+            return None
+        return {
+            "id": s.id,
+            "backend_name": s.backend_name,
+            "interactive_timeout": s.interactive_ttl,
+            "max_time": s.max_ttl,
+            "active_timeout": s.active_ttl,
+            "state": s.state,
+            "accepting_jobs": s.accepting_jobs,
+            "last_job_started": s.last_job_started,
+            "last_job_completed": s.last_job_completed,
+            "started_at": s.started_at,
+            "closed_at": s.closed_at,
+            "activated_at": s.activated_at,
+            "mode": s.mode,
+            "usage_time": s.elapsed_time,
+        }
+
+    async def usage(self) -> float | None:
+        """Seconds the session has used (``elapsed_time``)."""
+        s = await self._read()
+        return None if s is None else s.elapsed_time
+
+    async def close(self) -> None:
+        """Stop accepting jobs (``PATCH accepting_jobs=false``); queued jobs still run.
+
+        A 404 (already gone) is ignored, as in the official client.
+        """
+        self._active = False
+        if self._session_id is None:
+            return
+        transport = self._service._core_or_raise().transport
+        with contextlib.suppress(NotFoundError):
+            await transport.send(close_session(self._session_id), idempotent=True)
+
+    async def cancel(self) -> None:
+        """Cancel the session (``DELETE /sessions/{id}/close``): queued jobs will not run."""
+        self._active = False
+        if self._session_id is None:
+            return
+        transport = self._service._core_or_raise().transport
+        await transport.send(cancel_session(self._session_id))
+
+    @classmethod
+    async def from_id(cls, session_id: str, service: AsyncRuntimeService) -> Self:
+        """The existing session ``session_id`` (no ``POST /sessions``); its mode must match."""
+        transport = service._core_or_raise().transport
+        try:
+            response = await transport.send(get_session(session_id))
+        except NotFoundError as exc:
+            raise InvalidInputError(f"Session not found: {session_id}") from exc
+        details = Session.from_json(response.json())
+        if not details.backend_name:
+            raise InvalidInputError(
+                f"The backend of session {session_id} is unknown (no job has run in it yet)."
+            )
+        if details.mode != cls._mode:
+            raise InvalidInputError(
+                f"session {session_id} is a {details.mode!r} session, not {cls._mode!r}: "
+                f"use {'AsyncBatch' if details.mode == 'batch' else 'AsyncSession'}.from_id"
+            )
+        backend = await service.backend(details.backend_name)
+        session = cls(backend, details.max_ttl, service=service)
+        session._session_id = details.id
+        session._created = True
+        session._active = details.state != "closed" and details.accepting_jobs is not False
+        return session
+
+    async def run(
+        self,
+        program_id: str,
+        inputs: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        callback: DoneCallback | None = None,
+        result_decoder: Callable[[str], Any] | None = None,
+    ) -> AsyncRuntimeJob:
+        """Submit ``program_id`` with ``inputs`` (its ``params``) in this session; returns at once.
+
+        ``options`` are runtime options (``log_level``, ``job_tags``, ``max_execution_time``,
+        ``private``). ``callback`` is added as a done-callback; ``result_decoder(text)`` replaces
+        the default decoding of the results document.
+        """
+        return await self._submit(
+            program_id,
+            inputs,
+            RuntimeOptions.from_mapping(options),
+            callback=callback,
+            result_decoder=result_decoder,
+        )
+
+    async def _submit(
+        self,
+        program_id: str,
+        params: Mapping[str, Any],
+        options: RuntimeOptions,
+        *,
+        callback: DoneCallback | None = None,
+        result_decoder: Callable[[str], Any] | None = None,
+    ) -> AsyncRuntimeJob:
+        if not self._active:
+            raise SessionClosedError(f"the {self._mode} session is closed")
+        core = self._service._core_or_raise()
+        watcher = self._watcher or self._service._watcher_or_raise()
+        try:
+            return await core.submit(
+                program_id=program_id,
+                backend_name=self._backend_name,
+                params=params,
+                session_id=self._session_id,
+                options=options,
+                watcher=watcher,
+                callback=callback,
+                result_decoder=result_decoder,
+            )
+        except SessionClosedError:
+            self._active = False
+            raise
+
+    async def target_backend(self) -> ServiceBackend:
+        """The backend object (fetched once if the session was made from a name)."""
+        if self._backend is None:
+            self._backend = await self._service.backend(self._backend_name)
+        return self._backend
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._cm is not None:
+            raise RuntimeError(f"this {type(self).__name__} is already entered")
+        self._cm = self._lifespan()
+        return await self._cm.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        cm, self._cm = self._cm, None
+        if cm is None:
+            return None
+        return await cm.__aexit__(exc_type, exc, tb)
+
+    @asynccontextmanager
+    async def _lifespan(self) -> AsyncIterator[Self]:
+        core = self._service._core_or_raise()
+        backend = await self.target_backend()
+        if not self._created and not backend.is_simulator:
+            request = create_session(
+                self._mode, self._backend_name, instance=core.instance, max_ttl=self._max_time
+            )
+            # Not idempotent (a retry could open a second session): sent once.
+            response = await core.transport.send(request)
+            self._session_id = Session.from_json(response.json()).id
+            self._created = True
+            logger.debug("opened %s session %s", self._mode, self._session_id)
+        scoped = self._session_id is not None
+        watcher = JobWatcher(core, name=f"{self._mode}:{self._session_id}", session_scoped=scoped)
+        self._watcher = watcher
+        # The body's own exception is kept out of the task group and re-raised after it, so that
+        # callers catch it as itself rather than wrapped in an ExceptionGroup.
+        body_error: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(watcher.run)
+                try:
+                    yield self
+                except BaseException as exc:
+                    body_error = exc
+                    tg.cancel_scope.cancel()
+                    with anyio.move_on_after(self._cleanup_timeout, shield=True):
+                        await self._stop_remote(self._on_error)
+                else:
+                    if self._active:
+                        await self.close()
+                    if self._wait_on_exit:
+                        await watcher.wait_idle()
+                    tg.cancel_scope.cancel()
+        finally:
+            self._watcher = None
+            self._active = False
+            self._hand_over(watcher)
+        if body_error is not None:
+            raise body_error
+
+    async def _stop_remote(self, action: OnError) -> None:
+        """Close or cancel on the way out of an error; never raises over the original error."""
+        if not self._active and action == "close":
+            return
+        try:
+            if action == "cancel":
+                await self.cancel()
+            else:
+                await self.close()
+        except APIError as exc:
+            logger.warning("could not %s session %s on exit: %s", action, self._session_id, exc)
+
+    def _hand_over(self, watcher: JobWatcher) -> None:
+        jobs = watcher.release_all()
+        if not jobs:
+            return
+        try:
+            service_watcher = self._service._watcher_or_raise()
+        except RuntimeError:  # the service is closed too: nobody can watch them any more
+            for job in jobs:
+                job.abandon(
+                    SessionClosedError(
+                        f"stopped watching job {job.job_id()}: the service is closed. The job "
+                        "itself was not cancelled."
+                    )
+                )
+            return
+        for job in jobs:
+            service_watcher.track(job)
+
+    async def _read(self) -> Session | None:
+        if self._session_id is None:
+            return None
+        transport = self._service._core_or_raise().transport
+        response = await transport.send(get_session(self._session_id))
+        return Session.from_json(response.json())
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} id={self._session_id!r} backend={self._backend_name!r} "
+            f"active={self._active}>"
+        )
+
+
+class AsyncBatch(AsyncSession):
+    """A batch (``mode: "batch"``): same API and exit semantics as :class:`AsyncSession`."""
+
+    _mode: ClassVar[str] = "batch"

@@ -1,0 +1,369 @@
+"""``JobWatcher``: one background task that settles every pending job of its owner.
+
+One watcher runs per service (job-mode jobs, ``service.job(id)`` handles) and one per session or
+batch, each inside its owner's task group. A tick costs a bounded number of requests whatever the
+number of jobs:
+
+1. per session id among the pending jobs, ``GET /jobs?pending=true&session_id=…&limit=200``, paged
+   (``ceil(pending / 200)`` requests, capped): every tracked job in it is still pending (its status
+   is updated), every tracked job missing from it has probably finished;
+2. the probable finishers are confirmed with ``GET /jobs?pending=false&session_id=…`` pages
+   (newest first, so recent jobs come first) and, for the few not found there, a per-job
+   ``GET /jobs/{id}`` (at most :data:`MAX_SINGLE_GETS` per tick);
+3. each finished job costs one ``GET /jobs/{id}/results`` (for Completed, and for Failed to get the
+   error text), decoded in a worker thread; then the job is settled and its callbacks are called.
+
+Between ticks the watcher sleeps on an ``anyio.Event`` (set by each submission) for the delay of
+:class:`PollSchedule`, stretched so that requests per second stay under a ceiling.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from aioqruntime._exceptions import (
+    APIError,
+    CodecError,
+    JobError,
+    NotFoundError,
+    ProtocolError,
+    QRuntimeError,
+)
+from aioqruntime.protocol import (
+    MAX_JOBS_PAGE,
+    Job,
+    JobList,
+    PollSchedule,
+    ServerJobState,
+    get_job,
+    is_server_terminal,
+    job_outcome,
+    job_results,
+    list_jobs,
+    parse_server_job_state,
+)
+
+if TYPE_CHECKING:
+    from aioqruntime.runtime._core import ServiceCore
+    from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+
+__all__ = ["MAX_SINGLE_GETS", "JobWatcher"]
+
+logger = logging.getLogger("aioqruntime.runtime")
+
+#: Per tick, at most this many per-job ``GET /jobs/{id}`` confirmations (the rest wait a tick).
+MAX_SINGLE_GETS = 20
+#: Per tick and session, at most this many pages of the pending list (200 jobs each).
+MAX_PENDING_PAGES = 10
+#: Results fetched at once.
+RESULT_FETCH_CONCURRENCY = 8
+
+
+class JobWatcher:
+    """Tracks pending jobs and settles them; run :meth:`run` in the owner's task group."""
+
+    def __init__(
+        self,
+        core: ServiceCore,
+        *,
+        name: str,
+        session_scoped: bool = False,
+        schedule: PollSchedule | None = None,
+        max_requests_per_second: float = 20.0,
+    ) -> None:
+        self._core = core
+        self.name = name
+        self._schedule = schedule or core.poll_schedule
+        self._max_rps = max_requests_per_second
+        self._jobs: dict[str, AsyncRuntimeJob] = {}
+        self._wake = anyio.Event()
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._due: deque[tuple[DoneCallback, AsyncRuntimeJob]] = deque()
+        self._session_scoped = session_scoped
+        self._last_submission: float | None = None
+        self._idle_ticks = 0
+        self._changes = 0
+        self._running = False
+        self._fetch_limiter = anyio.CapacityLimiter(RESULT_FETCH_CONCURRENCY)
+        #: Ticks run and requests made (observability and tests).
+        self.ticks = 0
+        self.requests = 0
+
+    # --- registry (sync) -----------------------------------------------------------------------
+
+    def track(self, job: AsyncRuntimeJob) -> None:
+        """Watch ``job`` until it settles; wakes the watcher for a fast first look."""
+        if job.done():
+            return
+        job.rebind(self)
+        self._jobs[job.job_id()] = job
+        self._idle = anyio.Event() if self._idle.is_set() else self._idle
+        self.wake(urgent=True)
+
+    def release_all(self) -> list[AsyncRuntimeJob]:
+        """Stop watching every pending job and return them (to hand them to another watcher)."""
+        jobs = list(self._jobs.values())
+        self._jobs.clear()
+        self._idle.set()
+        return jobs
+
+    def abandon_all(self, error_for: Callable[[AsyncRuntimeJob], QRuntimeError]) -> None:
+        """Stop watching and make every waiter raise ``error_for(job)``."""
+        for job in self.release_all():
+            job.abandon(error_for(job))
+
+    @property
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def call_soon(self, fn: DoneCallback, job: AsyncRuntimeJob) -> None:
+        """Run ``fn(job)`` at the watcher's next step (callbacks added to a done job)."""
+        self._due.append((fn, job))
+        self._wake.set()
+
+    def wake(self, *, urgent: bool = False) -> None:
+        """Poll now instead of at the end of the current delay."""
+        if urgent:
+            self._last_submission = anyio.current_time()
+            self._idle_ticks = 0
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no job is pending (used by a session's normal exit)."""
+        while self._jobs:
+            await self._idle.wait()
+
+    # --- the task ------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """The watcher loop; runs until cancelled. Callback errors end it (and its task group)."""
+        self._running = True
+        task_status.started()
+        try:
+            while True:
+                self._run_due_callbacks()
+                requests = 0
+                if self._jobs:
+                    before, self._changes = self.requests, 0
+                    await self._tick()
+                    requests = self.requests - before
+                    self.ticks += 1
+                    # Back off while nothing moves; any change resets the pace.
+                    self._idle_ticks = 0 if self._changes else self._idle_ticks + 1
+                self._run_due_callbacks()
+                await self._sleep(requests)
+        finally:
+            self._running = False
+
+    async def _sleep(self, requests: int) -> None:
+        if not self._jobs and not self._due:
+            # Nothing to watch: sleep until a job is tracked or a callback is due. No polling.
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            return
+        since = (
+            None if self._last_submission is None else anyio.current_time() - self._last_submission
+        )
+        delay = self._schedule.next_delay(
+            since_submission=since,
+            pending=len(self._jobs),
+            session_active=self._session_scoped,
+            idle_ticks=self._idle_ticks,
+        )
+        # Requests per second stay under the ceiling however many pages a tick needed.
+        delay = max(delay, requests / self._max_rps)
+        with anyio.move_on_after(delay):
+            await self._wake.wait()
+        self._wake = anyio.Event()
+
+    def _run_due_callbacks(self) -> None:
+        errors: list[BaseException] = []
+        while self._due:
+            fn, job = self._due.popleft()
+            try:
+                fn(job)
+            except Exception as exc:  # surfaced below, never swallowed
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            group: Any = getattr(builtins, "ExceptionGroup", None)
+            if group is None:  # pragma: no cover  (3.10: the first error, the rest logged)
+                for extra in errors[1:]:
+                    logger.error("another done-callback failed", exc_info=extra)
+                raise errors[0]
+            raise group("done-callbacks failed", errors)
+
+    # --- one tick ------------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        groups: dict[str | None, set[str]] = {}
+        for job_id, job in self._jobs.items():
+            groups.setdefault(job.session_id, set()).add(job_id)
+        finished: list[Job] = []
+        for session_id, ids in groups.items():
+            try:
+                finished.extend(await self._refresh_group(session_id, ids))
+            except APIError as exc:
+                logger.warning("watcher %s: refreshing jobs failed: %s", self.name, exc)
+        if finished:
+            await self._settle(finished)
+
+    async def _refresh_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
+        still_pending: set[str] = set()
+        offset = 0
+        for _ in range(MAX_PENDING_PAGES):
+            page = await self._list(pending=True, session_id=session_id, offset=offset)
+            for item in page.jobs:
+                job = self._jobs.get(item.id)
+                if job is not None and item.id in ids:
+                    self._changes += job.apply(item)
+                    still_pending.add(item.id)
+            offset += len(page.jobs)
+            if not page.jobs or offset >= page.count:
+                break
+        else:
+            # Too many pending jobs for one tick: decide only about the ones we did see.
+            return []
+        candidates = ids - still_pending
+        if not candidates:
+            return []
+        return await self._confirm_finished(session_id, candidates)
+
+    async def _confirm_finished(self, session_id: str | None, candidates: set[str]) -> list[Job]:
+        found: dict[str, Job] = {}
+        remaining = set(candidates)
+        if len(remaining) > 2:
+            # Newest first: jobs we submitted recently sit on the first pages.
+            offset = 0
+            pages = -(-len(remaining) // MAX_JOBS_PAGE) + 1
+            for _ in range(pages):
+                page = await self._list(pending=False, session_id=session_id, offset=offset)
+                for item in page.jobs:
+                    if item.id in remaining and is_server_terminal(item.status):
+                        found[item.id] = item
+                        remaining.discard(item.id)
+                offset += len(page.jobs)
+                if not remaining or not page.jobs or offset >= page.count:
+                    break
+        for job_id in list(remaining)[:MAX_SINGLE_GETS]:
+            try:
+                item = await self._get(job_id)
+            except NotFoundError as exc:
+                job = self._jobs.pop(job_id, None)
+                if job is not None:
+                    self._fire(job.settle(error=_missing(job_id, exc)), job)
+                continue
+            tracked = self._jobs.get(job_id)
+            if tracked is not None:
+                tracked.apply(item)
+            if is_server_terminal(item.status):
+                found[job_id] = item
+        return list(found.values())
+
+    async def _list(self, *, pending: bool, session_id: str | None, offset: int) -> JobList:
+        self.requests += 1
+        request = list_jobs(
+            limit=MAX_JOBS_PAGE, offset=offset, pending=pending, session_id=session_id
+        )
+        response = await self._core.transport.send(request)
+        return JobList.from_json(response.json())
+
+    async def _get(self, job_id: str) -> Job:
+        self.requests += 1
+        response = await self._core.transport.send(get_job(job_id))
+        return Job.from_json(response.json())
+
+    # --- settling ------------------------------------------------------------------------------
+
+    async def _settle(self, finished: Iterable[Job]) -> None:
+        self._changes += 1
+        async with anyio.create_task_group() as tg:
+            for item in finished:
+                job = self._jobs.get(item.id)
+                if job is not None:
+                    tg.start_soon(self._settle_one, job, item)
+        if not self._jobs:
+            self._idle.set()
+
+    async def _settle_one(self, job: AsyncRuntimeJob, item: Job) -> None:
+        job.apply(item)
+        try:
+            result, error = await self._outcome(job, item)
+        except APIError as exc:
+            # Transient: keep the job pending, the next tick tries again.
+            logger.warning("watcher %s: fetching job %s failed: %s", self.name, item.id, exc)
+            return
+        if self._jobs.pop(item.id, None) is None:
+            return
+        self._fire(job.settle(result=result, error=error), job)
+
+    async def settle_now(self, job: AsyncRuntimeJob, item: Job | None = None) -> None:
+        """Fetch the outcome of a job already known to be final and settle it (no tracking)."""
+        item = item or job.last_seen
+        if item is None or job.done():
+            return
+        job.apply(item)
+        result, error = await self._outcome(job, item)
+        self._jobs.pop(item.id, None)
+        self._fire(job.settle(result=result, error=error), job)
+        self._wake.set()
+
+    def is_tracking(self, job: AsyncRuntimeJob) -> bool:
+        return self._jobs.get(job.job_id()) is job
+
+    async def _outcome(self, job: AsyncRuntimeJob, item: Job) -> tuple[Any, Exception | None]:
+        """The result or error of a final job: one ``/results`` fetch when there is one to read."""
+        state = parse_server_job_state(item.status)
+        if state is ServerJobState.COMPLETED:
+            async with self._fetch_limiter:
+                text = await self._results_text(item.id)
+            try:
+                return await self._core.decode_result(text, job.result_decoder), None
+            except (CodecError, ProtocolError) as exc:
+                # A result we cannot read is this job's failure, not the watcher's.
+                return None, exc
+        error_text = None
+        if state is ServerJobState.FAILED:
+            # Like the official client: the results document holds the traceback.
+            try:
+                async with self._fetch_limiter:
+                    error_text = _last_traceback(await self._results_text(item.id))
+            except APIError as exc:
+                logger.debug("no error text for job %s: %s", item.id, exc)
+        return None, job_outcome(
+            item.id, item.status, item.reason, item.reason_code, error_text=error_text
+        )
+
+    async def _results_text(self, job_id: str) -> str:
+        self.requests += 1
+        response = await self._core.transport.send(job_results(job_id))
+        return response.text()
+
+    def _fire(self, callbacks: list[DoneCallback], job: AsyncRuntimeJob) -> None:
+        # Called at the moment of the transition, in registration order; errors via _due.
+        self._due.extend((fn, job) for fn in callbacks)
+        if not self._jobs:
+            self._idle.set()
+
+
+def _missing(job_id: str, exc: NotFoundError) -> JobError:
+    error = JobError(
+        f"job {job_id} no longer exists on the service (deleted?)", job_id=job_id, status="Unknown"
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _last_traceback(text: str) -> str | None:
+    index = text.rfind("Traceback")
+    text = text[index:] if index >= 0 else text
+    return text.strip() or None

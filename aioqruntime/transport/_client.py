@@ -1,0 +1,297 @@
+"""``Transport``: the only aiohttp client code. Sends :class:`HttpRequest`, returns 2xx responses.
+
+One ``aiohttp.ClientSession`` per transport, created in async code (or the caller's, which we never
+close). Adds auth and the protocol headers, maps failures to the typed error tree, and retries:
+
+* idempotent requests (GET/PUT/DELETE, and requests the caller declares idempotent such as
+  ``PATCH accepting_jobs=false`` or a job cancel): connection failures, timeouts, 408/429/5xx and
+  the forcelist, with exponential backoff + jitter, honouring ``Retry-After``;
+* other requests: only failures that certainly happened before anything was sent (connection
+  refused, connect timeout) and explicit refusals (429, 401 with a fresh token);
+* ``POST /jobs`` (``submit_tag`` given): as above, and any failure after the body may have been
+  received (timeout, reset, 5xx) raises :class:`AmbiguousSubmissionError` carrying the job's tag.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import TracebackType
+
+import aiohttp
+import anyio
+from typing_extensions import Self
+from yarl import URL
+
+from aioqruntime._exceptions import (
+    AmbiguousSubmissionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+)
+from aioqruntime.protocol import (
+    HttpRequest,
+    HttpResponse,
+    RetryPolicy,
+    Secret,
+    default_headers,
+    error_for_response,
+    retry_delay,
+    should_retry,
+)
+from aioqruntime.protocol._retry import UniformSource
+from aioqruntime.transport._auth import IamAuth
+from aioqruntime.transport._config import TransportConfig
+from aioqruntime.transport._errors import TransportFailure, map_transport_errors
+
+__all__ = ["Transport"]
+
+logger = logging.getLogger("aioqruntime.transport")
+
+
+class Transport:
+    """Async HTTP to the runtime API (``api_url``) and IAM (``iam_url``).
+
+    Use as ``async with Transport(...) as transport`` (or ``await transport.aclose()``). ``api_key``
+    ``None`` sends no ``Authorization`` (servers that need none). ``session`` is a caller-owned
+    ``aiohttp.ClientSession``: used as is, never closed here.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        iam_url: str | None,
+        api_key: Secret | None,
+        instance: str | None,
+        config: TransportConfig | None = None,
+        retry: RetryPolicy | None = None,
+        session: aiohttp.ClientSession | None = None,
+        rng: UniformSource | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.iam_url = iam_url.rstrip("/") if iam_url else None
+        self.instance = instance
+        self.config = config or TransportConfig()
+        self.retry = retry or RetryPolicy()
+        self._session = session
+        self._owns_session = session is None
+        self._rng = rng
+        self._closed = False
+        self._headers = default_headers(client_app=self.config.client_application)
+        self._headers["User-Agent"] = self.config.user_agent
+        if instance:
+            self._headers["Service-CRN"] = instance
+        self.auth: IamAuth | None = None
+        if api_key:
+            if not self.iam_url:
+                raise ValueError("an API key needs an IAM URL to exchange it at")
+            self.auth = IamAuth(api_key, self._send_iam)
+        #: Requests sent, attempts included (observability and tests).
+        self.requests_sent = 0
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def open(self) -> None:
+        """Create the ``ClientSession`` (needs a running event loop; call from async code)."""
+        if self._closed:
+            raise RuntimeError("this transport is closed")
+        if self._session is None:
+            timeouts = self.config.timeouts
+            connector = aiohttp.TCPConnector(
+                limit=self.config.max_connections,
+                limit_per_host=self.config.max_connections_per_host,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
+                ),
+                # aiohttp sends Accept-Encoding: gzip, deflate and decompresses transparently.
+                auto_decompress=True,
+                raise_for_status=False,
+            )
+
+    async def aclose(self) -> None:
+        """Close our ``ClientSession`` (not a caller-owned one). Idempotent."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            # Bounded and shielded: closing must finish even while the caller is being cancelled.
+            with anyio.move_on_after(5, shield=True):
+                await session.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- requests ------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        request: HttpRequest,
+        *,
+        idempotent: bool | None = None,
+        submit_tag: str | None = None,
+    ) -> HttpResponse:
+        """Send ``request`` to the runtime API; return the 2xx response or raise a typed error.
+
+        ``idempotent`` overrides the method's default (GET/PUT/DELETE). ``submit_tag`` marks a
+        ``POST /jobs`` and is the tag an :class:`AmbiguousSubmissionError` carries.
+        """
+        repeatable = request.idempotent if idempotent is None else idempotent
+        return await self._send_with_retries(
+            request, self.api_url, repeatable=repeatable, submit_tag=submit_tag, auth=True
+        )
+
+    async def _send_iam(self, request: HttpRequest) -> HttpResponse:
+        # The exchange has no side effect, so it is retried like an idempotent request.
+        assert self.iam_url is not None
+        return await self._send_with_retries(
+            request, self.iam_url, repeatable=True, submit_tag=None, auth=False
+        )
+
+    async def _send_with_retries(
+        self,
+        request: HttpRequest,
+        base_url: str,
+        *,
+        repeatable: bool,
+        submit_tag: str | None,
+        auth: bool,
+    ) -> HttpResponse:
+        method = request.method.upper()
+        url = request.url(base_url)
+        attempt = 0
+        refreshed_token = False
+        while True:
+            attempt += 1
+            authorization = await self.auth.authorization() if (auth and self.auth) else None
+            try:
+                response = await self._exchange(
+                    request, url, authorization, submit=bool(submit_tag)
+                )
+            except TransportFailure as failure:
+                error: APIError = failure.error
+                if failure.sent and submit_tag is not None:
+                    raise _ambiguous(error, submit_tag, method, url) from error
+                if should_retry(
+                    self.retry,
+                    attempt,
+                    idempotent=repeatable,
+                    connection_error=True,
+                    request_sent=failure.sent,
+                ):
+                    await self._pause(attempt, None, method, url, str(error))
+                    continue
+                raise error from error.__cause__
+            if response.is_success:
+                return response
+            status_error = error_for_response(
+                response.status, response.body, response.headers, method=method, url=url
+            )
+            if (
+                isinstance(status_error, AuthenticationError)
+                and authorization is not None
+                and self.auth is not None
+                and not refreshed_token
+            ):
+                # A revoked or expired token: exchange the key again once, then give up.
+                refreshed_token = True
+                await self.auth.invalidate(authorization)
+                continue
+            if submit_tag is not None and response.status >= 500:
+                raise _ambiguous(status_error, submit_tag, method, url) from status_error
+            # should_retry repeats a 429 for any method: it says "not processed".
+            if should_retry(self.retry, attempt, idempotent=repeatable, status=response.status):
+                await self._pause(
+                    attempt, response.header("Retry-After"), method, url, str(response.status)
+                )
+                continue
+            raise status_error
+
+    async def _pause(
+        self, attempt: int, retry_after: str | None, method: str, url: str, why: str
+    ) -> None:
+        delay = retry_delay(self.retry, attempt, retry_after, self._rng, now=time.time())
+        logger.info(
+            "retrying %s %s in %.2fs (attempt %d failed: %s)",
+            method,
+            _loggable(url),
+            delay,
+            attempt,
+            why,
+        )
+        await anyio.sleep(delay)
+
+    async def _exchange(
+        self, request: HttpRequest, url: str, authorization: str | None, *, submit: bool
+    ) -> HttpResponse:
+        session = self._session
+        if session is None:
+            raise RuntimeError(
+                "the transport is not open: use the service inside 'async with'"
+                if not self._closed
+                else "the transport is closed"
+            )
+        headers = dict(self._headers)
+        headers.update(request.headers)
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        timeouts = self.config.timeouts
+        timeout = (
+            aiohttp.ClientTimeout(total=timeouts.submit, sock_connect=timeouts.connect)
+            if submit
+            else None
+        )
+        method = request.method.upper()
+        started = anyio.current_time()
+        self.requests_sent += 1
+        with map_transport_errors(method, _loggable(url)):
+            async with session.request(
+                method,
+                URL(url, encoded=True),
+                headers=headers,
+                data=request.body,
+                timeout=timeout if timeout is not None else aiohttp.helpers.sentinel,
+                allow_redirects=False,
+            ) as raw:
+                body = await raw.read()
+                response = HttpResponse(raw.status, dict(raw.headers), body)
+        logger.debug(
+            "%s %s -> %d (%d bytes, %.1f ms)",
+            method,
+            _loggable(url),
+            response.status,
+            len(body),
+            (anyio.current_time() - started) * 1000,
+        )
+        return response
+
+
+def _ambiguous(error: APIError, tag: str, method: str, url: str) -> AmbiguousSubmissionError:
+    status = f" (HTTP {error.status})" if isinstance(error, APIStatusError) else ""
+    return AmbiguousSubmissionError(
+        f"job submission may or may not have been accepted{status}: {error}. It was not retried; "
+        f"look for a job tagged {tag!r} before submitting again.",
+        job_tag=tag,
+        method=method,
+        url=url,
+    )
+
+
+def _loggable(url: str) -> str:
+    # Our URLs never carry credentials; drop the query anyway to keep log lines short.
+    return url.split("?", 1)[0]

@@ -1,0 +1,48 @@
+"""Frozen configuration of the HTTP transport: timeouts, connection limits, identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from aioqruntime._version import __version__
+
+__all__ = ["CLIENT_APPLICATION", "Timeouts", "TransportConfig"]
+
+#: Our value of ``X-Qx-Client-Application`` (the official client sends ``qiskit-version-2/...``;
+#: the service derives the job metrics' ``caller`` from it, so we keep the same prefix).
+CLIENT_APPLICATION: Final = f"qiskit-version-2/aioqruntime-{__version__}/aioqruntime"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-request timeouts in seconds (``None``: no limit).
+
+    ``connect`` bounds establishing a connection (so it is always safe to retry); ``read``
+    bounds the wait for each chunk of a response; ``submit`` is the total budget of ``POST /jobs``,
+    which the official client also gives 900 s (a large job body is validated before the answer).
+    """
+
+    connect: float | None = 5.0
+    read: float | None = 300.0
+    submit: float | None = 900.0
+    #: IAM token exchanges (the IBM SDK uses 60 s).
+    iam: float | None = 60.0
+
+    def with_changes(self, **changes: float | None) -> Timeouts:
+        """A copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class TransportConfig:
+    """Everything the transport needs besides the account."""
+
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    #: Connection pool bounds (aiohttp ``TCPConnector`` ``limit`` / ``limit_per_host``).
+    max_connections: int = 32
+    max_connections_per_host: int = 16
+    #: ``X-Qx-Client-Application``.
+    client_application: str = CLIENT_APPLICATION
+    #: ``User-Agent``.
+    user_agent: str = f"aioqruntime/{__version__}"
