@@ -1,0 +1,168 @@
+"""The aiohttp application: route table under both API prefixes, and the middleware chain.
+
+Middlewares, outermost first:
+
+1. ``record``: appends every request to ``server.request_log`` (method, path, query, status,
+   instance) — also the ones that fail or are dropped;
+2. ``inject_faults``: latency / 5xx / 429 / dropped connection per route (``_faults``);
+3. ``errors``: turns :class:`ApiFailure` and aiohttp's own HTTP errors into the service's
+   ``ErrorContainer`` JSON, and any unexpected exception into a logged 500;
+4. ``authenticate``: every API and ``/_local`` route needs ``Bearer <jwt>`` or ``apikey <key>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+import anyio
+from aiohttp import web
+
+from aioqruntime.server import _routes_backends, _routes_jobs, _routes_root, _routes_sessions
+from aioqruntime.server._auth import AuthError
+from aioqruntime.server._context import (
+    API_PREFIXES,
+    CONTEXT,
+    RequestRecord,
+    ServerContext,
+    api_path,
+)
+from aioqruntime.server._errors import ApiFailure, error_response
+
+__all__ = ["build_app"]
+
+logger = logging.getLogger("aioqruntime.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Root routes anyone may call (the IAM exchange itself, discovery stand-ins, the API document).
+_PUBLIC_ROOT = ("/identity/token", "/openapi.json", "/v3/resources/search", "/catalog/api/v1/")
+
+#: Without a configured limit, bodies up to this size are read (aiohttp's default is only 1 MiB).
+_UNLIMITED_BODY = 1 << 30
+
+
+def _trace() -> str:
+    return secrets.token_hex(8)
+
+
+@web.middleware
+async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    status = 599  # stays if the connection is dropped or the handler is cancelled
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        ctx.request_log.append(
+            RequestRecord(
+                request.method,
+                request.path,
+                request.query_string,
+                status,
+                request.headers.get("Service-CRN"),
+            )
+        )
+
+
+@web.middleware
+async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    if request.path.startswith("/_local"):
+        return await handler(request)
+    decision = ctx.faults.decide(request.method, api_path(request.path) or request.path)
+    if decision is None:
+        return await handler(request)
+    if decision.latency > 0:
+        await anyio.sleep(decision.latency)
+    if decision.drop:
+        if request.transport is not None:
+            request.transport.abort()  # no answer at all: the client sees a dropped connection
+        raise _Dropped()
+    if decision.status is not None:
+        headers = {}
+        if decision.status in (429, 503):
+            headers["Retry-After"] = str(max(1, round(decision.retry_after)))
+        return error_response(
+            decision.status,
+            f"Injected fault: {decision.status}",
+            trace=_trace(),
+            code="injected_fault",
+            headers=headers,
+        )
+    return await handler(request)
+
+
+class _Dropped(web.HTTPException):
+    status_code = 599
+    empty_body = True
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiFailure as exc:
+        return error_response(
+            exc.status, exc.message, trace=_trace(), code=exc.code, headers=exc.headers
+        )
+    except _Dropped:
+        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.reason
+        if exc.status == 413:
+            message = "Request body too large"
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return error_response(exc.status, message, trace=_trace(), headers=headers)
+    except Exception:
+        logger.exception("unexpected error in %s %s", request.method, request.path)
+        return error_response(500, "Internal server error", trace=_trace())
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if api_path(path) is not None or path.startswith("/_local"):
+        ctx = request.app[CONTEXT]
+        try:
+            ctx.auth.check(request.headers.get("Authorization"))
+        except AuthError as exc:
+            raise ApiFailure(401, str(exc), code="unauthorized") from exc
+    elif path.startswith("/v3/resources/search"):
+        try:
+            request.app[CONTEXT].auth.check(request.headers.get("Authorization"))
+        except AuthError as exc:
+            raise ApiFailure(401, str(exc), code="unauthorized") from exc
+    return await handler(request)
+
+
+@web.middleware
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    limit = request.app[CONTEXT].config.max_body_bytes
+    if limit is not None and (request.content_length or 0) > limit:
+        raise ApiFailure(413, f"Request body larger than {limit} bytes")
+    return await handler(request)
+
+
+def build_app(context: ServerContext) -> web.Application:
+    limit = context.config.max_body_bytes
+    app = web.Application(
+        middlewares=[record, inject_faults, errors, authenticate, body_limit],
+        client_max_size=limit if limit is not None else _UNLIMITED_BODY,
+    )
+    app[CONTEXT] = context
+    for prefix in API_PREFIXES:
+        api = web.Application(client_max_size=limit if limit is not None else _UNLIMITED_BODY)
+        api[CONTEXT] = context
+        for table in (_routes_jobs.routes, _routes_sessions.routes, _routes_backends.routes):
+            api.add_routes(table)
+        app.add_subapp(prefix, api)
+    app.add_routes(_routes_root.routes)
+    return app
