@@ -93,9 +93,12 @@ class JobWatcher:
         self._changes = 0
         self._running = False
         self._fetch_limiter = anyio.CapacityLimiter(RESULT_FETCH_CONCURRENCY)
+        self._tick_done = anyio.Event()
         #: Ticks run and requests made (observability and tests).
         self.ticks = 0
         self.requests = 0
+        #: Requests made by each of the last ticks (most recent last).
+        self.requests_per_tick: deque[int] = deque(maxlen=64)
 
     # --- registry (sync) -----------------------------------------------------------------------
 
@@ -136,6 +139,14 @@ class JobWatcher:
             self._idle_ticks = 0
         self._wake.set()
 
+    async def wait_for_tick(self) -> None:
+        """Return after the next tick has completed (observability and tests)."""
+        await self._tick_done.wait()
+
+    def statistics(self) -> dict[str, int]:
+        """Pending jobs, ticks run and requests made so far."""
+        return {"pending": len(self._jobs), "ticks": self.ticks, "requests": self.requests}
+
     async def wait_idle(self) -> None:
         """Return once no job is pending (used by a session's normal exit)."""
         while self._jobs:
@@ -156,6 +167,9 @@ class JobWatcher:
                     await self._tick()
                     requests = self.requests - before
                     self.ticks += 1
+                    self.requests_per_tick.append(requests)
+                    self._tick_done.set()
+                    self._tick_done = anyio.Event()
                     # Back off while nothing moves; any change resets the pace.
                     self._idle_ticks = 0 if self._changes else self._idle_ticks + 1
                 self._run_due_callbacks()
