@@ -72,11 +72,7 @@ class IamAuth:
         async with self._lock:
             # Compare under the lock: whoever got here first already refreshed for everyone.
             current = self._token
-            if (
-                current is not None
-                and current is not stale
-                and anyio.current_time() < current.refresh_after
-            ):
+            if current is not None and current is not stale:
                 return current
             response = await self._send(iam_token_request(self._api_key))
             parsed = TokenResponse.from_json(response.json())
