@@ -36,9 +36,6 @@ logger = logging.getLogger("aioqruntime.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-#: Root routes anyone may call (the IAM exchange itself, discovery stand-ins, the API document).
-_PUBLIC_ROOT = ("/identity/token", "/openapi.json", "/v3/resources/search", "/catalog/api/v1/")
-
 #: Without a configured limit, bodies up to this size are read (aiohttp's default is only 1 MiB).
 _UNLIMITED_BODY = 1 << 30
 
