@@ -51,11 +51,35 @@ def inflate(data: bytes, path: Path) -> bytes:
     return out
 
 
-def encode_ndarray(array: npt.NDArray[Any]) -> str:
-    """NPY bytes of a non-object array, deflated and base64-encoded (the ``ndarray`` tag value)."""
+# NPY headers by (dtype, shape) for C-contiguous arrays: np.save formats the header in Python
+# on every call, which costs more than the rest of a small parameter array's encoding.
+_HEADERS: dict[tuple[np.dtype[Any], tuple[int, ...]], bytes] = {}
+_MAX_HEADERS = 256
+
+
+def _npy_bytes(array: npt.NDArray[Any]) -> bytes:
+    if type(array) is np.ndarray and array.flags.c_contiguous and not array.dtype.hasobject:
+        key = (array.dtype, array.shape)
+        header = _HEADERS.get(key)
+        if header is None:
+            buff = io.BytesIO()
+            np.save(buff, array, allow_pickle=False)
+            full = buff.getvalue()
+            header = full[: len(full) - array.nbytes]
+            if len(_HEADERS) >= _MAX_HEADERS:
+                _HEADERS.clear()
+            _HEADERS[key] = header
+            return full
+        # What np.save writes for a C-contiguous array: the header, then the raw C-order data.
+        return header + array.tobytes()
     buff = io.BytesIO()
     np.save(buff, array, allow_pickle=False)
-    return b64_encode(buff.getvalue(), compress=True)
+    return buff.getvalue()
+
+
+def encode_ndarray(array: npt.NDArray[Any]) -> str:
+    """NPY bytes of a non-object array, deflated and base64-encoded (the ``ndarray`` tag value)."""
+    return b64_encode(_npy_bytes(array), compress=True)
 
 
 def decode_ndarray(text: object, path: Path) -> npt.NDArray[Any]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from qiskit.circuit import QuantumCircuit
 from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
@@ -26,7 +27,7 @@ from aioqruntime._exceptions import CodecError
 from aioqruntime.codec._binary import encode_ndarray
 from aioqruntime.codec._decoder import decode_tree
 from aioqruntime.codec._paths import ROOT, Path, child, fail
-from aioqruntime.codec._qpy import encode_circuit
+from aioqruntime.codec._qpy import encode_circuit_with_names
 
 __all__ = [
     "decode_estimator_params",
@@ -36,13 +37,35 @@ __all__ = [
 ]
 
 
-def _circuit_tag(circuit: QuantumCircuit) -> dict[str, str]:
-    return {"__type__": "QuantumCircuit", "__value__": encode_circuit(circuit)}
+def _circuit_and_values(
+    circuit: QuantumCircuit, values: BindingsArray
+) -> tuple[dict[str, str], dict[str, str]]:
+    text, names = encode_circuit_with_names(circuit)
+    array = _values_array(circuit, values, names)
+    return (
+        {"__type__": "QuantumCircuit", "__value__": text},
+        {"__type__": "ndarray", "__value__": encode_ndarray(array)},
+    )
 
 
-def _values_tag(circuit: QuantumCircuit, values: BindingsArray) -> dict[str, str]:
-    array = values.as_array(circuit.parameters)
-    return {"__type__": "ndarray", "__value__": encode_ndarray(array)}
+def _values_array(
+    circuit: QuantumCircuit, values: BindingsArray, names: tuple[str, ...] | None
+) -> npt.NDArray[np.float64]:
+    """``values.as_array(circuit.parameters)``, without its per-parameter lookups when possible.
+
+    Pubs coerced from ``(circuit, array)`` hold one array keyed by the circuit's parameter names
+    in circuit order; the cached names let that array be used as it is (as float64, exactly as
+    ``as_array`` would copy it).
+    """
+    data = values.data
+    if names is not None and len(data) == 1:
+        ((key, array),) = data.items()
+        if key == names and array.shape == (*values.shape, len(names)):
+            out = np.empty(array.shape)
+            out[...] = array
+            return out
+    result: npt.NDArray[np.float64] = values.as_array(circuit.parameters)
+    return result
 
 
 def encode_sampler_pubs(pubs: Iterable[SamplerPub]) -> list[list[Any]]:
@@ -52,9 +75,8 @@ def encode_sampler_pubs(pubs: Iterable[SamplerPub]) -> list[list[Any]]:
         if not isinstance(pub, SamplerPub):
             raise CodecError(f"expected a SamplerPub, got {type(pub).__name__}")
         shots = None if pub.shots is None else int(pub.shots)
-        out.append(
-            [_circuit_tag(pub.circuit), _values_tag(pub.circuit, pub.parameter_values), shots]
-        )
+        circuit, values = _circuit_and_values(pub.circuit, pub.parameter_values)
+        out.append([circuit, values, shots])
     return out
 
 
@@ -65,14 +87,8 @@ def encode_estimator_pubs(pubs: Iterable[EstimatorPub]) -> list[list[Any]]:
         if not isinstance(pub, EstimatorPub):
             raise CodecError(f"expected an EstimatorPub, got {type(pub).__name__}")
         precision = None if pub.precision is None else float(pub.precision)
-        out.append(
-            [
-                _circuit_tag(pub.circuit),
-                pub.observables.tolist(),
-                _values_tag(pub.circuit, pub.parameter_values),
-                precision,
-            ]
-        )
+        circuit, values = _circuit_and_values(pub.circuit, pub.parameter_values)
+        out.append([circuit, pub.observables.tolist(), values, precision])
     return out
 
 

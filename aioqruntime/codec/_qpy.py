@@ -21,6 +21,7 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
+from itertools import chain
 from typing import Any
 
 from qiskit import qpy
@@ -31,6 +32,7 @@ from qiskit.circuit import (
     Measure,
     Parameter,
     ParameterExpression,
+    ParameterVectorElement,
     QuantumCircuit,
     QuantumRegister,
     Reset,
@@ -46,6 +48,7 @@ __all__ = [
     "decode_instruction",
     "decode_parameter",
     "encode_circuit",
+    "encode_circuit_with_names",
     "encode_instruction",
     "encode_parameter",
     "qpy_cache_info",
@@ -57,6 +60,7 @@ _QPY_MAGIC = b"QISKIT"
 _CACHE_SIZE = 128
 
 # Operation types (besides standard gates) whose complete state the fingerprint sees.
+_SIMPLE_PARAM_TYPES: frozenset[type] = frozenset({float, int, Parameter, ParameterVectorElement})
 _DESCRIBED_TYPES: frozenset[type] = frozenset(
     {Measure, type(Measure()), Reset, type(Reset()), Barrier, Delay}
 )
@@ -75,18 +79,23 @@ def _dump_circuit(circuit: QuantumCircuit) -> str:
     return b64_encode(buff.getvalue(), compress=True)
 
 
-def _exact_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+def _exact_params(params: list[Any]) -> tuple[Any, ...]:
     """Extra key material that ``==`` on the parameters misses.
 
     ``0.0 == -0.0`` but their QPY bytes differ, and symbolic equality of two expressions does not
-    promise identical QPY, so expressions also contribute their canonical text.
+    promise identical QPY, so expressions also contribute their canonical text. (NaN is never
+    equal to itself, so a NaN parameter always misses: safe.)
     """
     extra: tuple[Any, ...] = ()
-    if 0.0 in params:
+    # Compare floats only: ``0.0 in params`` would call Parameter.__eq__ for every parameter.
+    if 0.0 in [p for p in params if type(p) is float]:
         extra += tuple(math.copysign(1.0, p) if type(p) is float else 0.0 for p in params)
-    for p in params:
-        if isinstance(p, ParameterExpression) and not isinstance(p, Parameter):
-            extra += (str(p),)
+    if not _SIMPLE_PARAM_TYPES.issuperset(map(type, params)):
+        extra += tuple(
+            str(p)
+            for p in params
+            if isinstance(p, ParameterExpression) and not isinstance(p, Parameter)
+        )
     return extra
 
 
@@ -108,37 +117,37 @@ def _layout_fingerprint(circuit: QuantumCircuit) -> object:
 
 
 def circuit_fingerprint(circuit: QuantumCircuit) -> tuple[Any, ...] | None:
-    """A value equal for two states of ``circuit`` only if their QPY is; ``None`` if unsure."""
+    """A value equal for two states of ``circuit`` only if their QPY is; ``None`` if unsure.
+
+    Costs about a microsecond per instruction (mostly Qiskit building the parameter objects),
+    against a few for QPY itself.
+    """
     if circuit.num_vars or circuit.num_stretches:
         return None
-    items: list[tuple[Any, ...]] = []
-    append = items.append
-    for inst in circuit._data:
-        params = tuple(inst.params)
-        if inst.is_standard_gate():
-            state: object = None
-        else:
-            op = inst.operation
+    data = circuit._data
+    rows = [(i.name, i.params, i.qubits, i.clbits, i.label, i.is_standard_gate()) for i in data]
+    units: list[tuple[int, object]] = []
+    for index, row in enumerate(rows):
+        if not row[5]:
+            op = data[index].operation
             if type(op) not in _DESCRIBED_TYPES:
                 return None
-            state = getattr(op, "unit", None)
-        append((inst.name, params, inst.qubits, inst.clbits, inst.label, state))
-        if params:
-            extra = _exact_params(params)
-            if extra:
-                append(extra)
+            units.append((index, getattr(op, "unit", None)))
+    params = list(chain.from_iterable(row[1] for row in rows))
     phase = circuit.global_phase
+    params.append(phase)
     return (
         circuit.name,
         phase,
-        _exact_params((phase,)),
+        _exact_params(params),
         _metadata_text(circuit.metadata),
         tuple(circuit.qubits),
         tuple(circuit.clbits),
         tuple(circuit.qregs),
         tuple(circuit.cregs),
         _layout_fingerprint(circuit),
-        tuple(items),
+        tuple(units),
+        rows,
     )
 
 
@@ -149,14 +158,19 @@ def _metadata_text(metadata: object) -> str:
 
 
 class _Entry:
-    __slots__ = ("fingerprint", "ref", "value")
+    __slots__ = ("fingerprint", "names", "ref", "value")
 
     def __init__(
-        self, ref: weakref.ref[QuantumCircuit], fingerprint: tuple[Any, ...], value: str
+        self,
+        ref: weakref.ref[QuantumCircuit],
+        fingerprint: tuple[Any, ...],
+        value: str,
+        names: tuple[str, ...],
     ) -> None:
         self.ref = ref
         self.fingerprint = fingerprint
         self.value = value
+        self.names = names
 
 
 class _QpyCache:
@@ -175,27 +189,29 @@ class _QpyCache:
         self.misses = 0
         self.uncacheable = 0
 
-    def encode(self, circuit: QuantumCircuit) -> str:
+    def encode(self, circuit: QuantumCircuit) -> tuple[str, tuple[str, ...] | None]:
+        """The QPY text and, when the fingerprint vouches for them, the parameter names."""
         fingerprint = circuit_fingerprint(circuit)
         if fingerprint is None:
             with self._lock:
                 self.uncacheable += 1
-            return _dump_circuit(circuit)
+            return _dump_circuit(circuit), None
         key = id(circuit)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.ref() is circuit and entry.fingerprint == fingerprint:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return entry.value
+                return entry.value, entry.names
             self.misses += 1
         value = _dump_circuit(circuit)
+        names = tuple(p.name for p in circuit.parameters)
         with self._lock:
-            self._entries[key] = _Entry(weakref.ref(circuit), fingerprint, value)
+            self._entries[key] = _Entry(weakref.ref(circuit), fingerprint, value, names)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
-        return value
+        return value, names
 
     def clear(self) -> None:
         with self._lock:
@@ -218,6 +234,11 @@ _CACHE = _QpyCache(_CACHE_SIZE)
 
 def encode_circuit(circuit: QuantumCircuit) -> str:
     """Base64 of zlib-compressed QPY (version :data:`QPY_ENCODE_VERSION`), cached when safe."""
+    return _CACHE.encode(circuit)[0]
+
+
+def encode_circuit_with_names(circuit: QuantumCircuit) -> tuple[str, tuple[str, ...] | None]:
+    """:func:`encode_circuit`, plus ``circuit.parameters`` names when known for free (cached)."""
     return _CACHE.encode(circuit)
 
 

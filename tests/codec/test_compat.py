@@ -373,3 +373,29 @@ def test_int_keys_settings_restored() -> None:
     assert '"__int_keys__": true' in text
     assert text == official_dumps(WithSettings())
     assert _int_keys(json.loads(text)["__value__"]) == WithSettings.settings
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12.0).reshape(3, 4),
+        np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        np.arange(20.0).reshape(4, 5)[:, ::2],
+        np.arange(6, dtype=">i4"),
+        np.array(3.5),
+        np.zeros((2, 0, 3)),
+        np.array([(1, 2.0)], dtype=[("a", "<i2"), ("b", "<f8")]),
+        np.array(["ab", "c"], dtype="<U2"),
+        np.array([True, False]),
+    ],
+    ids=lambda a: f"{a.dtype}-{a.shape}-{'C' if a.flags.c_contiguous else 'F/strided'}",
+)
+def test_ndarray_layouts_byte_equal_twice(array: np.ndarray) -> None:
+    # Twice: the second call uses the cached NPY header.
+    for _ in range(2):
+        text = dumps(array)
+        assert text == official_dumps(array)
+        back = loads(text)
+        assert isinstance(back, np.ndarray)
+        assert back.dtype == array.dtype
+        np.testing.assert_array_equal(back, array)
