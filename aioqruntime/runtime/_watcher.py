@@ -94,10 +94,12 @@ class JobWatcher:
         self._running = False
         self._fetch_limiter = anyio.CapacityLimiter(RESULT_FETCH_CONCURRENCY)
         self._tick_done = anyio.Event()
-        #: Ticks run and requests made (observability and tests).
+        #: Ticks run, status requests (list/get: what the rate ceiling bounds) and results
+        #: fetches (one per finished job, whatever the cadence).
         self.ticks = 0
         self.requests = 0
-        #: Requests made by each of the last ticks (most recent last).
+        self.result_requests = 0
+        #: Status requests made by each of the last ticks (most recent last).
         self.requests_per_tick: deque[int] = deque(maxlen=64)
 
     # --- registry (sync) -----------------------------------------------------------------------
@@ -145,7 +147,12 @@ class JobWatcher:
 
     def statistics(self) -> dict[str, int]:
         """Pending jobs, ticks run and requests made so far."""
-        return {"pending": len(self._jobs), "ticks": self.ticks, "requests": self.requests}
+        return {
+            "pending": len(self._jobs),
+            "ticks": self.ticks,
+            "requests": self.requests,
+            "result_requests": self.result_requests,
+        }
 
     async def wait_idle(self) -> None:
         """Return once no job is pending (used by a session's normal exit)."""
@@ -232,31 +239,53 @@ class JobWatcher:
             await self._settle(finished)
 
     async def _refresh_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
+        finished: dict[str, Job] = {}
+        first: list[JobList] = []
+
+        async def first_pending_page() -> None:
+            first.append(await self._list(pending=True, session_id=session_id, offset=0))
+
+        async def newest_finished_page() -> None:
+            page = await self._list(pending=False, session_id=session_id, offset=0)
+            finished.update(
+                (item.id, item)
+                for item in page.jobs
+                if item.id in ids and is_server_terminal(item.status)
+            )
+
+        # Both first pages in one round trip: what is still pending, and what just finished
+        # (newest first, so jobs we submitted recently are on it).
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first_pending_page)
+            tg.start_soon(newest_finished_page)
         still_pending: set[str] = set()
+        page = first[0]
         offset = 0
-        for _ in range(MAX_PENDING_PAGES):
-            page = await self._list(pending=True, session_id=session_id, offset=offset)
+        for pages in range(1, MAX_PENDING_PAGES + 1):
             for item in page.jobs:
                 job = self._jobs.get(item.id)
-                if job is not None and item.id in ids:
+                if job is not None and item.id in ids and item.id not in finished:
                     self._changes += job.apply(item)
                     still_pending.add(item.id)
             offset += len(page.jobs)
             if not page.jobs or offset >= page.count:
                 break
-        else:
-            # Too many pending jobs for one tick: decide only about the ones we did see.
-            return []
-        candidates = ids - still_pending
-        if not candidates:
-            return []
-        return await self._confirm_finished(session_id, candidates)
+            if pages == MAX_PENDING_PAGES:
+                # Too many pending jobs for one tick: settle only what is known to be final.
+                return list(finished.values())
+            page = await self._list(pending=True, session_id=session_id, offset=offset)
+        remaining = ids - still_pending - finished.keys()
+        if remaining:
+            finished.update(await self._confirm_finished(session_id, remaining))
+        return list(finished.values())
 
-    async def _confirm_finished(self, session_id: str | None, candidates: set[str]) -> list[Job]:
+    async def _confirm_finished(
+        self, session_id: str | None, candidates: set[str]
+    ) -> dict[str, Job]:
         found: dict[str, Job] = {}
         remaining = set(candidates)
         if len(remaining) > 2:
-            # Newest first: jobs we submitted recently sit on the first pages.
+            # Older finished jobs: further pages of the finished list, newest first.
             offset = 0
             pages = -(-len(remaining) // MAX_JOBS_PAGE) + 1
             for _ in range(pages):
@@ -268,20 +297,25 @@ class JobWatcher:
                 offset += len(page.jobs)
                 if not remaining or not page.jobs or offset >= page.count:
                     break
-        for job_id in list(remaining)[:MAX_SINGLE_GETS]:
+
+        async def confirm(job_id: str) -> None:
             try:
                 item = await self._get(job_id)
             except NotFoundError as exc:
                 job = self._jobs.pop(job_id, None)
                 if job is not None:
                     self._fire(job.settle(error=_missing(job_id, exc)), job)
-                continue
+                return
             tracked = self._jobs.get(job_id)
             if tracked is not None:
-                tracked.apply(item)
+                self._changes += tracked.apply(item)
             if is_server_terminal(item.status):
                 found[job_id] = item
-        return list(found.values())
+
+        async with anyio.create_task_group() as tg:
+            for job_id in list(remaining)[:MAX_SINGLE_GETS]:
+                tg.start_soon(confirm, job_id)
+        return found
 
     async def _list(self, *, pending: bool, session_id: str | None, offset: int) -> JobList:
         self.requests += 1
@@ -358,7 +392,7 @@ class JobWatcher:
         )
 
     async def _results_text(self, job_id: str) -> str:
-        self.requests += 1
+        self.result_requests += 1
         response = await self._core.transport.send(job_results(job_id))
         return response.text()
 
