@@ -38,6 +38,7 @@ from qiskit.circuit import (
     Reset,
 )
 
+from aioqruntime._exceptions import CodecError
 from aioqruntime.codec._binary import b64_decode, b64_encode, inflate
 from aioqruntime.codec._paths import Path, fail
 
@@ -86,7 +87,8 @@ def _exact_params(params: list[Any]) -> tuple[Any, ...]:
     promise identical QPY, so expressions also contribute their canonical text. (NaN is never
     equal to itself, so a NaN parameter always misses: safe.)
     """
-    extra: tuple[Any, ...] = ()
+    # Types too: ``1 == 1.0`` (and a vector element may equal a plain parameter in future).
+    extra: tuple[Any, ...] = tuple(map(type, params))
     # Compare floats only: ``0.0 in params`` would call Parameter.__eq__ for every parameter.
     if 0.0 in [p for p in params if type(p) is float]:
         extra += tuple(math.copysign(1.0, p) if type(p) is float else 0.0 for p in params)
@@ -234,12 +236,23 @@ _CACHE = _QpyCache(_CACHE_SIZE)
 
 def encode_circuit(circuit: QuantumCircuit) -> str:
     """Base64 of zlib-compressed QPY (version :data:`QPY_ENCODE_VERSION`), cached when safe."""
-    return _CACHE.encode(circuit)[0]
+    return encode_circuit_with_names(circuit)[0]
 
 
 def encode_circuit_with_names(circuit: QuantumCircuit) -> tuple[str, tuple[str, ...] | None]:
-    """:func:`encode_circuit`, plus ``circuit.parameters`` names when known for free (cached)."""
-    return _CACHE.encode(circuit)
+    """:func:`encode_circuit`, plus ``circuit.parameters`` names when known for free (cached).
+
+    Raises:
+        CodecError: QPY cannot serialize the circuit (or its metadata).
+    """
+    try:
+        return _CACHE.encode(circuit)
+    except CodecError:
+        raise
+    except Exception as exc:  # QPY and json raise a variety of errors
+        raise CodecError(
+            f"cannot serialize circuit {circuit.name!r} ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def qpy_cache_info() -> dict[str, int]:

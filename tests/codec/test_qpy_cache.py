@@ -112,6 +112,10 @@ MUTATIONS: dict[str, tuple[Callable[[], QuantumCircuit], Callable[[QuantumCircui
         lambda: _rx_circuit(0.0),
         lambda qc: _set_data(qc, 0, RXGate(Parameter("t") * 2)),
     ),
+    "same_name_new_parameter": (
+        lambda: _param_circuit(Parameter("a")),
+        lambda qc: _set_data(qc, 0, RXGate(Parameter("a"))),
+    ),
     "add_register": (_rx_circuit, lambda qc: qc.add_register(QuantumRegister(1, "extra"))),
     "add_creg": (_rx_circuit, lambda qc: qc.add_register(ClassicalRegister(1, "c2"))),
     "label": (
@@ -127,6 +131,12 @@ MUTATIONS: dict[str, tuple[Callable[[], QuantumCircuit], Callable[[QuantumCircui
         lambda qc: qc.data.__setitem__(0, _barrier_circuit("b").data[0]),
     ),
 }
+
+
+def _param_circuit(param: Parameter) -> QuantumCircuit:
+    qc = QuantumCircuit(1)
+    qc.rx(param, 0)
+    return qc
 
 
 def _delay_circuit(unit: str) -> QuantumCircuit:
@@ -236,3 +246,12 @@ def test_nan_parameter_never_hits_stale() -> None:
     qc = _rx_circuit(math.nan)
     encode_circuit(qc)
     assert encode_circuit(qc) == _dump_circuit(qc)
+
+
+def test_unserializable_metadata_is_codec_error() -> None:
+    from aioqruntime import CodecError
+
+    qc = _rx_circuit()
+    qc.metadata = {"x": object()}
+    with pytest.raises(CodecError, match="cannot serialize circuit"):
+        encode_circuit(qc)
