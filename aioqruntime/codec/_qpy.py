@@ -60,8 +60,9 @@ QPY_ENCODE_VERSION = min(17, qpy.QPY_VERSION)
 _QPY_MAGIC = b"QISKIT"
 _CACHE_SIZE = 128
 
-# Operation types (besides standard gates) whose complete state the fingerprint sees.
+# Parameter types whose ``==`` is exact enough (expressions also contribute their text).
 _SIMPLE_PARAM_TYPES: frozenset[type] = frozenset({float, int, Parameter, ParameterVectorElement})
+# Operation types (besides standard gates) whose complete state the fingerprint sees.
 _DESCRIBED_TYPES: frozenset[type] = frozenset(
     {Measure, type(Measure()), Reset, type(Reset()), Barrier, Delay}
 )
