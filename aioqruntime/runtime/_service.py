@@ -229,6 +229,7 @@ class AsyncRuntimeService:
 
     async def backend(self, name: str) -> ServiceBackend:
         """The device ``name`` (configuration and properties fetched once, then cached)."""
+        self._core_or_raise()
         cached = self._backend_cache.get(name)
         if cached is not None:
             return cached

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
 from aioqruntime._exceptions import (
     APIError,
@@ -83,6 +83,9 @@ class JobWatcher:
         self._schedule = schedule or core.poll_schedule
         self._max_rps = max_requests_per_second
         self._jobs: dict[str, AsyncRuntimeJob] = {}
+        # Known final, outcome being fetched by a settle task (not polled any more).
+        self._settling: dict[str, AsyncRuntimeJob] = {}
+        self._settle_group: TaskGroup | None = None
         self._wake = anyio.Event()
         self._idle = anyio.Event()
         self._idle.set()
@@ -115,10 +118,11 @@ class JobWatcher:
 
     def release_all(self) -> list[AsyncRuntimeJob]:
         """Stop watching every pending job and return them (to hand them to another watcher)."""
-        jobs = list(self._jobs.values())
+        jobs = [*self._jobs.values(), *self._settling.values()]
         self._jobs.clear()
+        self._settling.clear()
         self._idle.set()
-        return jobs
+        return [job for job in jobs if not job.done()]
 
     def abandon_all(self, error_for: Callable[[AsyncRuntimeJob], QRuntimeError]) -> None:
         """Stop watching and make every waiter raise ``error_for(job)``."""
@@ -127,7 +131,7 @@ class JobWatcher:
 
     @property
     def pending(self) -> int:
-        return len(self._jobs)
+        return len(self._jobs) + len(self._settling)
 
     def call_soon(self, fn: DoneCallback, job: AsyncRuntimeJob) -> None:
         """Run ``fn(job)`` at the watcher's next step (callbacks added to a done job)."""
@@ -156,7 +160,7 @@ class JobWatcher:
 
     async def wait_idle(self) -> None:
         """Return once no job is pending (used by a session's normal exit)."""
-        while self._jobs:
+        while self._jobs or self._settling:
             await self._idle.wait()
 
     # --- the task ------------------------------------------------------------------------------
@@ -164,25 +168,33 @@ class JobWatcher:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The watcher loop; runs until cancelled. Callback errors end it (and its task group)."""
         self._running = True
-        task_status.started()
         try:
-            while True:
-                self._run_due_callbacks()
-                requests = 0
-                if self._jobs:
-                    before, self._changes = self.requests, 0
-                    await self._tick()
-                    requests = self.requests - before
-                    self.ticks += 1
-                    self.requests_per_tick.append(requests)
-                    self._tick_done.set()
-                    self._tick_done = anyio.Event()
-                    # Back off while nothing moves; any change resets the pace.
-                    self._idle_ticks = 0 if self._changes else self._idle_ticks + 1
-                self._run_due_callbacks()
-                await self._sleep(requests)
+            # Outcomes are fetched in tasks of this group, so a slow results download never
+            # delays the next status tick; callback errors raised there end the watcher too.
+            async with anyio.create_task_group() as settle_group:
+                self._settle_group = settle_group
+                task_status.started()
+                await self._loop()
         finally:
+            self._settle_group = None
             self._running = False
+
+    async def _loop(self) -> None:
+        while True:
+            self._run_due_callbacks()
+            requests = 0
+            if self._jobs:
+                before, self._changes = self.requests, 0
+                await self._tick()
+                requests = self.requests - before
+                self.ticks += 1
+                self.requests_per_tick.append(requests)
+                self._tick_done.set()
+                self._tick_done = anyio.Event()
+                # Back off while nothing moves; any change resets the pace.
+                self._idle_ticks = 0 if self._changes else self._idle_ticks + 1
+            self._run_due_callbacks()
+            await self._sleep(requests)
 
     async def _sleep(self, requests: int) -> None:
         if not self._jobs and not self._due:
@@ -241,12 +253,20 @@ class JobWatcher:
     async def _refresh_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
         finished: dict[str, Job] = {}
         first: list[JobList] = []
+        errors: list[APIError] = []
 
         async def first_pending_page() -> None:
-            first.append(await self._list(pending=True, session_id=session_id, offset=0))
+            try:
+                first.append(await self._list(pending=True, session_id=session_id, offset=0))
+            except APIError as exc:  # re-raised below, unwrapped from the task group
+                errors.append(exc)
 
         async def newest_finished_page() -> None:
-            page = await self._list(pending=False, session_id=session_id, offset=0)
+            try:
+                page = await self._list(pending=False, session_id=session_id, offset=0)
+            except APIError as exc:
+                errors.append(exc)
+                return
             finished.update(
                 (item.id, item)
                 for item in page.jobs
@@ -258,6 +278,8 @@ class JobWatcher:
         async with anyio.create_task_group() as tg:
             tg.start_soon(first_pending_page)
             tg.start_soon(newest_finished_page)
+        if errors:
+            raise errors[0]
         still_pending: set[str] = set()
         page = first[0]
         offset = 0
@@ -306,6 +328,9 @@ class JobWatcher:
                 if job is not None:
                     self._fire(job.settle(error=_missing(job_id, exc)), job)
                 return
+            except APIError as exc:  # transient: the next tick asks again
+                logger.warning("watcher %s: reading job %s failed: %s", self.name, job_id, exc)
+                return
             tracked = self._jobs.get(job_id)
             if tracked is not None:
                 self._changes += tracked.apply(item)
@@ -334,25 +359,28 @@ class JobWatcher:
 
     async def _settle(self, finished: Iterable[Job]) -> None:
         self._changes += 1
-        async with anyio.create_task_group() as tg:
-            for item in finished:
-                job = self._jobs.get(item.id)
-                if job is not None:
-                    tg.start_soon(self._settle_one, job, item)
-        if not self._jobs:
-            self._idle.set()
+        group = self._settle_group
+        assert group is not None
+        for item in finished:
+            job = self._jobs.pop(item.id, None)
+            if job is not None:
+                self._settling[item.id] = job
+                group.start_soon(self._settle_one, job, item)
 
     async def _settle_one(self, job: AsyncRuntimeJob, item: Job) -> None:
         job.apply(item)
         try:
             result, error = await self._outcome(job, item)
         except APIError as exc:
-            # Transient: keep the job pending, the next tick tries again.
+            # Transient: back to pending, the next tick tries again.
             logger.warning("watcher %s: fetching job %s failed: %s", self.name, item.id, exc)
+            if self._settling.pop(item.id, None) is not None:
+                self._jobs[item.id] = job
             return
-        if self._jobs.pop(item.id, None) is None:
-            return
+        if self._settling.pop(item.id, None) is None:
+            return  # released meanwhile
         self._fire(job.settle(result=result, error=error), job)
+        self._run_due_callbacks()
 
     async def settle_now(self, job: AsyncRuntimeJob, item: Job | None = None) -> None:
         """Fetch the outcome of a job already known to be final and settle it (no tracking)."""
@@ -366,7 +394,8 @@ class JobWatcher:
         self._wake.set()
 
     def is_tracking(self, job: AsyncRuntimeJob) -> bool:
-        return self._jobs.get(job.job_id()) is job
+        job_id = job.job_id()
+        return self._jobs.get(job_id) is job or self._settling.get(job_id) is job
 
     async def _outcome(self, job: AsyncRuntimeJob, item: Job) -> tuple[Any, Exception | None]:
         """The result or error of a final job: one ``/results`` fetch when there is one to read."""
@@ -399,7 +428,7 @@ class JobWatcher:
     def _fire(self, callbacks: list[DoneCallback], job: AsyncRuntimeJob) -> None:
         # Called at the moment of the transition, in registration order; errors via _due.
         self._due.extend((fn, job) for fn in callbacks)
-        if not self._jobs:
+        if not self._jobs and not self._settling:
             self._idle.set()
 
 
