@@ -22,10 +22,10 @@ Every exception the package raises on purpose derives from :class:`QRuntimeError
     ├── JobError                                  the job ran on the service and did not succeed
     │   ├── JobFailedError                        state Failed
     │   ├── JobCancelledError                     state Cancelled
-    │   └── JobRanTooLongError                    Cancelled with reason code 1305 (max execution time)
+    │   └── JobRanTooLongError                    Cancelled, reason code 1305 (max time)
     ├── JobNotDoneError                           result() asked of a job that is not final yet
     └── SessionError                              the session cannot take this request
-        └── SessionClosedError                    it was closed or cancelled (locally or by the server)
+        └── SessionClosedError                    closed or cancelled (here or by the server)
 
 Transport failures (:class:`APIError`) and job outcomes (:class:`JobError`) are separate branches
 so that callers can catch them in different places. Causes are always chained.

@@ -1,11 +1,11 @@
 """Suite-wide guards.
 
-Network: pytest-socket (configured in pyproject: ``--allow-hosts=127.0.0.1,::1,localhost``) refuses any
-connection that is not to loopback, so a misconfigured client fails instead of sending traffic out.
+Network: pytest-socket (configured in pyproject: ``--allow-hosts=127.0.0.1,::1,localhost``)
+refuses any connection that is not to loopback, so a misconfigured client fails instead of
+sending traffic out.
 """
 
 from __future__ import annotations
-
 
 import pytest
 
@@ -23,4 +23,3 @@ def _no_real_account(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test inherits a real account from the environment of whoever runs the suite."""
     for name in _ACCOUNT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-

@@ -12,6 +12,7 @@ def test_guard_is_armed_for_every_test() -> None:
     assert socket.socket.connect is not pytest_socket._true_connect
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket:UserWarning")
 def test_non_loopback_connection_is_refused_before_any_packet() -> None:
     # The guard raises inside connect() before the system call, so nothing leaves the machine.
     assert socket.socket.connect is not pytest_socket._true_connect
