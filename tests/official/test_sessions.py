@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from qiskit_ibm_runtime import Batch, SamplerV2, Session
-from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError
+from qiskit_ibm_runtime.exceptions import IBMRuntimeError, RuntimeInvalidStateError
 
 from ._circuits import bell_counts, isa_bell
 from ._harness import BACKEND, ServerThread, new_instance
@@ -83,8 +83,12 @@ def test_session_cancel_cancels_the_queued_job(
         assert session.status() == "Closed"
     finally:
         local.resume(BACKEND)
+    assert [j.job_id() for j in service.jobs(session_id=session.session_id, limit=None)] == [
+        job.job_id()
+    ]
     # A cancelled session refuses new work.
-    assert service.jobs(session_id=session.session_id, limit=None)[0].job_id() == job.job_id()
+    with pytest.raises(IBMRuntimeError, match="closed"):
+        SamplerV2(mode=session).run([isa_bell(backend)], shots=SHOTS)
 
 
 def test_batch_runs_every_job(local: ServerThread, make_service: ServiceFactory) -> None:

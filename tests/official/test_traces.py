@@ -9,8 +9,8 @@ as ``(method, path template, query)``, ids and backend names replaced and consec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,46 +18,83 @@ import pytest
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session
-from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError, RuntimeJobNotFound
+from qiskit_ibm_runtime.exceptions import (
+    RuntimeInvalidStateError,
+    RuntimeJobFailureError,
+    RuntimeJobNotFound,
+)
 
 from aioqruntime.server import ServerConfig
 
 from ._circuits import bell, ry_pair
-from ._harness import BACKEND, ServerThread, Step, our_sequence, template, trace_sequence
+from ._harness import (
+    BACKEND,
+    ServerThread,
+    our_sequence,
+    point_client_at,
+    template,
+    trace_sequence,
+)
 from .conftest import ServiceFactory
+
+#: The recordings' second device (``ibm_stub5e``) stands for this one.
+OTHER_BACKEND = "ibm_local27"
 
 
 @pytest.fixture(scope="module")
 def server_config() -> ServerConfig:
     # Its own server: the c5 listing must see only this module's few jobs (one page of 20).
-    return ServerConfig(device_names=(BACKEND,))
+    return ServerConfig(device_names=(BACKEND, OTHER_BACKEND))
 
 
-class Recorder:
-    """Runs one flow and holds the request sequence the server saw during it."""
+@dataclass(frozen=True)
+class Flow:
+    """What a re-enacted flow may use: the server, and ways to start the official client."""
 
-    def __init__(self, local: ServerThread, make_service: ServiceFactory) -> None:
-        self.local = local
-        self.make_service = make_service
-        self.sequence: list[Step] = []
+    local: ServerThread
+    make_service: ServiceFactory
+    monkeypatch: pytest.MonkeyPatch
 
-    @contextmanager
-    def flow(self) -> Iterator[Any]:
-        start = self.local.request_count()
-        yield self.make_service(lookup=True)
-        self.sequence = our_sequence(self.local.requests_since(start))
+    def service(self, *, lookup: bool = True) -> Any:
+        return self.make_service(lookup=lookup)
 
+    def env_only_service(self) -> Any:
+        """Variant B: ``QiskitRuntimeService()`` configured by the environment alone."""
+        from qiskit_ibm_runtime import QiskitRuntimeService
 
-@pytest.fixture
-def recorder(local: ServerThread, make_service: ServiceFactory) -> Recorder:
-    return Recorder(local, make_service)
+        point_client_at(self.monkeypatch, self.local, lookup=True)
+        self.monkeypatch.setenv("QISKIT_IBM_TOKEN", self.local.token)
+        self.monkeypatch.setenv("QISKIT_IBM_INSTANCE", self.local.instance)
+        self.monkeypatch.setenv("QISKIT_IBM_URL", self.local.url + "/experimental/api/v1")
+        return QiskitRuntimeService()
 
 
 def _isa(backend: Any) -> Any:
     return generate_preset_pass_manager(backend=backend, optimization_level=1).run(bell())
 
 
-def _flow_b(service: Any, local: ServerThread) -> None:
+def _flow_a(flow: Flow, *, lookup: bool = True) -> None:
+    service = flow.service(lookup=lookup)
+    assert len(service.backends()) == 2
+    backend = service.backend(BACKEND)
+    assert backend.num_qubits == 5
+    assert backend.target.num_qubits == 5
+    assert service.least_busy().name in {BACKEND, OTHER_BACKEND}
+    assert backend.status().operational
+
+
+def _flow_a_skip_lookup(flow: Flow) -> None:
+    _flow_a(flow, lookup=False)
+
+
+def _flow_a_env_only(flow: Flow) -> None:
+    service = flow.env_only_service()
+    assert len(service.backends()) == 2
+    service.least_busy()
+
+
+def _flow_b(flow: Flow) -> None:
+    service = flow.service()
     backend = service.backend(BACKEND)
     isa = _isa(backend)
     with Session(backend=backend) as session:
@@ -71,7 +108,8 @@ def _flow_b(service: Any, local: ServerThread) -> None:
     assert session.status() == "Closed"
 
 
-def _flow_c1(service: Any, local: ServerThread) -> None:
+def _flow_c1(flow: Flow) -> None:
+    service, local = flow.service(), flow.local
     backend = service.backend(BACKEND)
     isa = _isa(backend)
     session = Session(backend=backend, max_time=600)
@@ -90,7 +128,8 @@ def _flow_c1(service: Any, local: ServerThread) -> None:
         local.resume(BACKEND)
 
 
-def _flow_c2(service: Any, local: ServerThread) -> None:
+def _flow_c2(flow: Flow) -> None:
+    service = flow.service()
     backend = service.backend(BACKEND)
     isa = _isa(backend)
     with Batch(backend=backend) as batch:
@@ -101,7 +140,8 @@ def _flow_c2(service: Any, local: ServerThread) -> None:
         batch.details()
 
 
-def _flow_c3(service: Any, local: ServerThread) -> None:
+def _flow_c3(flow: Flow) -> None:
+    service = flow.service()
     backend = service.backend(BACKEND)
     circuit, _ = ry_pair()
     isa = generate_preset_pass_manager(backend=backend, optimization_level=1).run(circuit)
@@ -111,7 +151,26 @@ def _flow_c3(service: Any, local: ServerThread) -> None:
     assert job.result()[0].data.evs.shape == (3,)
 
 
-def _flow_c5(service: Any, local: ServerThread) -> None:
+def _flow_c4(flow: Flow) -> None:
+    service, local = flow.service(), flow.local
+    backend = service.backend(BACKEND)
+    isa = _isa(backend)
+    local.pause(BACKEND)
+    try:
+        sampler = SamplerV2(mode=backend)
+        sampler.options.environment.job_tags = ["hold"]
+        job = sampler.run([isa], shots=100)
+        assert job.status() == "QUEUED"
+        job.cancel()
+        assert job.status() == "CANCELLED"
+        with pytest.raises(RuntimeInvalidStateError):
+            job.result()
+    finally:
+        local.resume(BACKEND)
+
+
+def _flow_c5(flow: Flow) -> None:
+    service, local = flow.service(), flow.local
     backend = service.backend(BACKEND)
     isa = _isa(backend)
     sampler = SamplerV2(mode=backend)
@@ -128,30 +187,47 @@ def _flow_c5(service: Any, local: ServerThread) -> None:
         local.wait_for_job(job.job_id())
 
 
-def _flow_c6(service: Any, local: ServerThread) -> None:
+def _flow_c6(flow: Flow) -> None:
+    service = flow.service()
     backend = service.backend(BACKEND)
     job = SamplerV2(mode=backend).run([_isa(backend)])
     job.result()
     job.metrics()
 
 
-FLOWS: dict[str, Callable[[Any, ServerThread], None]] = {
+def _flow_c7(flow: Flow) -> None:
+    service, local = flow.service(), flow.local
+    backend = service.backend(BACKEND)
+    isa = _isa(backend)
+    local.fail_next_job(BACKEND, "Injected failure", 1517)
+    job = SamplerV2(mode=backend).run([isa], shots=100)
+    with pytest.raises(RuntimeJobFailureError, match="1517"):
+        job.result()
+    assert "Injected failure" in (job.error_message() or "")
+
+
+FLOWS: dict[str, Callable[[Flow], None]] = {
+    "a_service": _flow_a,
+    "a_skip_lookup": _flow_a_skip_lookup,
+    "a_env_only": _flow_a_env_only,
     "b_session_sampler": _flow_b,
     "c1_session_cancel": _flow_c1,
     "c2_batch": _flow_c2,
+    "c4_job_cancel": _flow_c4,
     "c3_estimator": _flow_c3,
     "c5_job_lookup": _flow_c5,
     "c6_sampler_job_mode": _flow_c6,
+    "c7_job_failed": _flow_c7,
 }
 
 
 @pytest.mark.parametrize("flow", list(FLOWS))
 def test_request_sequence_matches_the_recording(
-    flow: str, local: ServerThread, recorder: Recorder
+    flow: str, local: ServerThread, make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with recorder.flow() as service:
-        FLOWS[flow](service, local)
-    assert recorder.sequence == trace_sequence(flow)
+    start = local.request_count()
+    FLOWS[flow](Flow(local, make_service, monkeypatch))
+    assert our_sequence(local.requests_since(start)) == trace_sequence(flow)
 
 
 def test_template() -> None:
