@@ -1,5 +1,6 @@
 """Flow 11: the official client sends our server the same requests, in the same order, as it sent
-the recording stub (``shared/traces/<flow>.jsonl``).
+the recording stub (``shared/traces/<flow>.jsonl``, whose request sequences are stored with the
+tests in ``recorded_sequences.json``).
 
 Each flow is re-enacted call by call as it was recorded (service start-up with the Global Search
 and Catalog stand-ins included), and the requests the server logged are compared with the trace
@@ -29,9 +30,12 @@ from aioqruntime.server import ServerConfig
 from ._circuits import bell, ry_pair
 from ._harness import (
     BACKEND,
+    RECORDED_FLOWS,
+    TRACES,
     ServerThread,
     our_sequence,
     point_client_at,
+    recorded_sequence,
     template,
     trace_sequence,
 )
@@ -228,6 +232,17 @@ def test_request_sequence_matches_the_recording(
     start = local.request_count()
     FLOWS[flow](Flow(local, make_service, monkeypatch))
     assert our_sequence(local.requests_since(start)) == trace_sequence(flow)
+
+
+def test_every_stored_flow_is_exercised() -> None:
+    assert set(FLOWS) | {"e_retry_502"} == set(RECORDED_FLOWS)
+
+
+@pytest.mark.skipif(not TRACES.is_dir(), reason="the shared recordings are not on this machine")
+@pytest.mark.parametrize("flow", RECORDED_FLOWS)
+def test_stored_sequences_are_the_recordings(flow: str) -> None:
+    """``recorded_sequences.json`` is exactly what the shared ``.jsonl`` recordings say."""
+    assert trace_sequence(flow) == recorded_sequence(TRACES / f"{flow}.jsonl")
 
 
 def test_template() -> None:
