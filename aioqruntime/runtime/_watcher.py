@@ -376,6 +376,7 @@ class JobWatcher:
             logger.warning("watcher %s: fetching job %s failed: %s", self.name, item.id, exc)
             if self._settling.pop(item.id, None) is not None:
                 self._jobs[item.id] = job
+                self._wake.set()  # the loop may be asleep with nothing left to poll
             return
         if self._settling.pop(item.id, None) is None:
             return  # released meanwhile
