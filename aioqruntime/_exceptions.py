@@ -27,6 +27,9 @@ Every exception the package raises on purpose derives from :class:`QRuntimeError
     └── SessionError                              the session cannot take this request
         └── SessionClosedError                    closed or cancelled (here or by the server)
 
+One warning category lives here too: :class:`InsecureTransportWarning` (a ``UserWarning``), emitted
+when TLS certificate verification is turned off with ``verify=False``.
+
 Transport failures (:class:`APIError`) and job outcomes (:class:`JobError`) are separate branches
 so that callers can catch them in different places. Causes are always chained.
 Messages never contain credentials.
@@ -47,6 +50,7 @@ __all__ = [
     "BadRequestError",
     "CodecError",
     "ConflictError",
+    "InsecureTransportWarning",
     "InternalServerError",
     "InvalidInputError",
     "JobCancelledError",
@@ -178,8 +182,11 @@ class APITimeoutError(APIConnectionError):
 class AmbiguousSubmissionError(APIError):
     """``POST /jobs`` failed in a way that leaves open whether the job was created.
 
-    It is not retried blindly: ``job_tag`` is the client tag the submission carried, which finds the
-    job (``GET /jobs?tags=...``) if the server did create it.
+    The runtime never resubmits blindly: after such a failure it looks the job up by its client tag
+    (``GET /jobs?tags=...``) and submits again only once the job is known not to exist. This error
+    reaches the caller only when that reconciliation itself kept failing past the retry budget.
+    ``job_tag`` is the client tag the submission carried, which finds the job if the server did
+    create it.
     """
 
     def __init__(self, message: str, *, job_tag: str | None = None, **kwargs: Any) -> None:
@@ -228,3 +235,8 @@ class SessionError(QRuntimeError):
 
 class SessionClosedError(SessionError):
     """The session is closed or cancelled; it accepts no more jobs."""
+
+
+class InsecureTransportWarning(UserWarning):
+    """TLS certificate verification was turned off (``verify=False``): anyone on the path can
+    read and change the traffic, credentials included."""

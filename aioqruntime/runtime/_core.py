@@ -1,21 +1,28 @@
 """``ServiceCore``: what every part of an open service shares (transport, limiters, caches).
 
 Internal. It also owns the submission path (``submit``): serialize the body in a worker thread,
-wait for the client-side rate limiter, ``POST /jobs`` with a client tag, and hand the new job to a
-watcher.
+wait for the client-side rate limiter, journal the submission (when a journal is configured),
+``POST /jobs`` with a client tag through the exactly-once flow of :mod:`._submission`, and hand the
+new job to a watcher.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
 from aioqruntime._exceptions import (
+    AmbiguousSubmissionError,
+    APIError,
     APIStatusError,
     InvalidInputError,
     RateLimitError,
@@ -24,18 +31,38 @@ from aioqruntime._exceptions import (
 from aioqruntime.protocol import (
     MAX_JOB_TAG_LENGTH,
     MAX_JOB_TAGS,
+    HttpRequest,
+    HttpResponse,
     JobCreated,
     PollSchedule,
     TokenBucket,
     create_job,
 )
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+from aioqruntime.runtime._journal import Journal
+from aioqruntime.runtime._submission import (
+    Lookup,
+    Post,
+    Step,
+    Submitted,
+    drive,
+    lookup_request,
+    now_utc,
+    submission_flow,
+)
 from aioqruntime.transport import Transport
 
 if TYPE_CHECKING:
     from aioqruntime.runtime._watcher import JobWatcher
 
-__all__ = ["CLIENT_TAG_PREFIX", "RuntimeOptions", "ServiceCore", "SubmissionLimiter"]
+__all__ = [
+    "CLIENT_TAG_PREFIX",
+    "RuntimeOptions",
+    "ServiceCore",
+    "SubmissionLimiter",
+    "current_label",
+    "job_label",
+]
 
 logger = logging.getLogger("aioqruntime.runtime")
 
@@ -44,6 +71,30 @@ CLIENT_TAG_PREFIX: Final = "aioqruntime:"
 #: IBM's code for "the session is closed" on ``POST /jobs``.
 _SESSION_CLOSED_CODES: Final = frozenset({"1217"})
 _LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+_LABEL: ContextVar[str | None] = ContextVar("aioqruntime_job_label", default=None)
+
+
+@contextmanager
+def job_label(label: str | None) -> Iterator[None]:
+    """Label every job submitted inside the block (by this task and the tasks it starts).
+
+    The label is the caller's own name for a job: kept on the handle (``job.label``) and in the
+    journal, never sent to the service. Works for every ``run()``, primitives included::
+
+        with job_label("vqe-iteration-3"):
+            job = await sampler.run([circuit])
+    """
+    token = _LABEL.set(label)
+    try:
+        yield
+    finally:
+        _LABEL.reset(token)
+
+
+def current_label() -> str | None:
+    """The label set by the innermost :func:`job_label` of this context."""
+    return _LABEL.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +106,14 @@ class RuntimeOptions:
     max_execution_time: int | None = None
     private: bool = False
     image: str | None = None
+    #: The caller's name for the job (journal and ``job.label`` only; not sent).
+    label: str | None = None
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any] | None) -> RuntimeOptions:
         """From ``session.run(options=...)``: log_level, job_tags, max_execution_time, private."""
         options = dict(options or {})
-        known = {"log_level", "job_tags", "tags", "max_execution_time", "private", "image"}
+        known = {"log_level", "job_tags", "tags", "max_execution_time", "private", "image", "label"}
         unknown = set(options) - known
         if unknown:
             raise InvalidInputError(f"unknown runtime options: {sorted(unknown)}")
@@ -73,6 +126,7 @@ class RuntimeOptions:
             max_execution_time=options.get("max_execution_time"),
             private=bool(options.get("private", False)),
             image=options.get("image"),
+            label=options.get("label"),
         )
 
     def validate(self) -> None:
@@ -86,6 +140,8 @@ class RuntimeOptions:
             raise InvalidInputError(f"job tags are at most {MAX_JOB_TAG_LENGTH} characters: {long}")
         if len(self.tags) > MAX_JOB_TAGS:
             raise InvalidInputError(f"a job takes at most {MAX_JOB_TAGS} tags")
+        if self.label is not None and not isinstance(self.label, str):
+            raise InvalidInputError(f"label must be a string, got {self.label!r}")
         met: object = self.max_execution_time
         if met is not None and (isinstance(met, bool) or not isinstance(met, int) or met <= 0):
             raise InvalidInputError(f"max_execution_time must be a positive int, got {met!r}")
@@ -130,13 +186,23 @@ class ServiceCore:
         poll_schedule: PollSchedule,
         decode_threads: int,
         submissions_per_minute: float | None,
+        journal: Journal | None = None,
+        live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] | None = None,
     ) -> None:
         self.transport = transport
         self.instance = instance
         self.poll_schedule = poll_schedule
         self.decode_limiter = anyio.CapacityLimiter(decode_threads)
         self.limiter = SubmissionLimiter(submissions_per_minute) if submissions_per_minute else None
+        self.journal = journal
+        #: Jobs of this service by client tag, while their handles are alive (resume() reuses).
+        self.live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] = (
+            live if live is not None else weakref.WeakValueDictionary()
+        )
         self.closed = False
+        #: ``submitted``, ``reconciled`` (found by tag after an ambiguous failure),
+        #: ``resubmitted`` (confirmed absent, sent again), ``lookups``, ``rejected``, ``ambiguous``.
+        self.counters: Counter[str] = Counter()
 
     # --- CPU work off the loop -----------------------------------------------------------------
 
@@ -170,14 +236,17 @@ class ServiceCore:
         from aioqruntime.codec import dumps
 
         options.validate()
+        label = options.label if options.label is not None else current_label()
         client_tag = f"{CLIENT_TAG_PREFIX}{uuid.uuid4().hex}"
         tags = list(options.tags)
         if len(tags) < MAX_JOB_TAGS:
             tags.append(client_tag)
+            lookup_tag: str | None = client_tag
         else:
-            # No room for ours: the submission still works, only tag reconciliation will not.
+            # No room for ours: the submission still works, only tag reconciliation will not
+            # (an ambiguous failure then raises AmbiguousSubmissionError without a tag).
             logger.debug("8 user tags: submission goes without the client tag")
-            client_tag = ""
+            lookup_tag = None
         body: dict[str, Any] = {"program_id": program_id, "backend": backend_name}
         if session_id:
             body["session_id"] = session_id
@@ -195,36 +264,115 @@ class ServiceCore:
         request = create_job(text)
         if self.limiter is not None:
             await self.limiter.acquire()
+        journal = self.journal
+        if journal is not None:
+            # Written before anything is sent: a crash from here on leaves the tag to look for.
+            await journal.submitting(
+                client_tag=client_tag,
+                label=label,
+                tags=options.tags,
+                program_id=program_id,
+                backend=backend_name,
+                session_id=session_id,
+            )
         try:
-            response = await self.transport.send(request, submit_tag=client_tag or None)
+            submitted = await self._post(request, lookup_tag)
         except RateLimitError:
             if self.limiter is not None:
                 self.limiter.throttle()
+            await self._rejected(client_tag)
             raise
+        except AmbiguousSubmissionError:
+            self.counters["ambiguous"] += 1
+            raise  # the journal keeps 'submitting': resume() looks the tag up again
         except APIStatusError as exc:
+            await self._rejected(client_tag)
             if session_id and (exc.code in _SESSION_CLOSED_CODES):
                 raise SessionClosedError(
                     f"session {session_id} is closed and accepts no more jobs: "
                     f"{exc.server_message or exc}"
                 ) from exc
             raise
-        created = JobCreated.from_json(response.json())
+        except APIError:
+            await self._rejected(client_tag)
+            raise
+        self.counters["submitted"] += 1
+        if journal is not None:
+            await journal.submitted(
+                client_tag,
+                job_id=submitted.job_id,
+                backend=submitted.backend,
+                session_id=submitted.session_id,
+            )
         job = AsyncRuntimeJob(
-            created.id,
+            submitted.job_id,
             core=self,
             watcher=watcher,
-            backend_name=created.backend,
+            backend_name=submitted.backend or backend_name,
             program_id=program_id,
-            session_id=created.session_id or session_id,
+            session_id=submitted.session_id or session_id,
             tags=tags,
-            client_tag=client_tag or None,
+            client_tag=lookup_tag,
+            label=label,
             result_decoder=result_decoder,
         )
+        self.live[client_tag] = job
+        self.journal_settlement(job, client_tag)
         if callback is not None:
             job.add_done_callback(callback)
         watcher.track(job)
-        logger.debug("submitted job %s (%s on %s)", created.id, program_id, created.backend)
+        logger.debug("submitted job %s (%s on %s)", submitted.job_id, program_id, backend_name)
         return job
+
+    def journal_settlement(self, job: AsyncRuntimeJob, client_tag: str) -> None:
+        """Mark the journal row settled once the job's outcome reaches this process."""
+        journal = self.journal
+        if journal is None:
+            return
+
+        def settled(settled_job: AsyncRuntimeJob) -> None:
+            if settled_job.done():  # abandoned jobs stay unfinished: resume() finds them
+                journal.note_settled(client_tag)
+
+        job.add_settle_listener(settled)
+
+    async def _rejected(self, client_tag: str) -> None:
+        self.counters["rejected"] += 1
+        if self.journal is not None:
+            await self.journal.set_state(client_tag, "rejected")
+
+    async def _post(self, request: HttpRequest, tag: str | None) -> Submitted:
+        """``POST /jobs`` once; reconcile by ``tag`` after an ambiguous failure (see module)."""
+        transport = self.transport
+        if tag is None:
+            response = await transport.send(request, submit_tag="")
+            created = JobCreated.from_json(response.json())
+            return Submitted(created.id, created.backend, created.session_id)
+        grace = transport.config.timeouts.submit_grace or 0.0
+        flow = submission_flow(
+            tag,
+            transport.retry,
+            request=lookup_request(tag, since=now_utc()),
+            grace=grace,
+        )
+        posts = 0
+
+        def count(step: Step) -> None:
+            nonlocal posts
+            if isinstance(step, Post):
+                posts += 1
+                if posts > 1:
+                    self.counters["resubmitted"] += 1
+            elif isinstance(step, Lookup):
+                self.counters["lookups"] += 1
+
+        async def post() -> HttpResponse:
+            return await transport.send(request, submit_tag=tag)
+
+        submitted = await drive(flow, post=post, send=transport.send, on_step=count)
+        if submitted.reconciled:
+            self.counters["reconciled"] += 1
+        return submitted
 
 
 def validate_tags(tags: Sequence[str]) -> tuple[str, ...]:

@@ -65,6 +65,7 @@ class AsyncRuntimeJob:
         session_id: str | None = None,
         tags: Sequence[str] = (),
         client_tag: str | None = None,
+        label: str | None = None,
         result_decoder: Callable[[str], Any] | None = None,
     ) -> None:
         self._job_id = job_id
@@ -75,6 +76,7 @@ class AsyncRuntimeJob:
         self._session_id = session_id
         self._tags: tuple[str, ...] = tuple(tags)
         self._client_tag = client_tag
+        self._label = label
         self.result_decoder = result_decoder
         self._status: JobStatus | str = JobStatus.INITIALIZING
         self._reason: str | None = None
@@ -116,6 +118,11 @@ class AsyncRuntimeJob:
     def client_tag(self) -> str | None:
         """The ``aioqruntime:<uuid hex>`` tag put on the submission (finds the job by tag)."""
         return self._client_tag
+
+    @property
+    def label(self) -> str | None:
+        """The caller's label for the job (``job_label(...)`` or ``run(label=...)``), if any."""
+        return self._label
 
     @property
     def program_id(self) -> str | None:
@@ -318,7 +325,8 @@ class AsyncRuntimeJob:
         return self._status.value if isinstance(self._status, JobStatus) else str(self._status)
 
     def __repr__(self) -> str:
+        label = f" label={self._label!r}" if self._label is not None else ""
         return (
             f"<AsyncRuntimeJob {self._job_id} status={self._status_text()} "
-            f"backend={self._backend_name!r} session={self._session_id!r}>"
+            f"backend={self._backend_name!r} session={self._session_id!r}{label}>"
         )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import ssl
+import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timezone
+from pathlib import Path
 from types import TracebackType
 from typing import Any, final
 
@@ -13,7 +18,12 @@ import aiohttp
 import anyio
 from typing_extensions import Self
 
-from aioqruntime._exceptions import NotFoundError, QRuntimeError, SessionClosedError
+from aioqruntime._exceptions import (
+    AmbiguousSubmissionError,
+    NotFoundError,
+    QRuntimeError,
+    SessionClosedError,
+)
 from aioqruntime.protocol import (
     BackendList,
     BackendListEntry,
@@ -36,6 +46,8 @@ from aioqruntime.runtime._account import Account, resolve_account
 from aioqruntime.runtime._backend import ServiceBackend
 from aioqruntime.runtime._core import ServiceCore
 from aioqruntime.runtime._job import AsyncRuntimeJob
+from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
+from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
 from aioqruntime.runtime._watcher import JobWatcher
 from aioqruntime.transport import Transport, TransportConfig
 
@@ -63,7 +75,19 @@ class AsyncRuntimeService:
     Entering opens the HTTP session and starts one background watcher task that tracks job-mode
     jobs. Leaving (or :meth:`aclose`) stops it; jobs still pending then keep running on the
     service, and awaiting their handles raises :class:`SessionClosedError` (find them again with
-    :meth:`job`). Enter and leave in the same task.
+    :meth:`job`, or :meth:`resume` with a journal). Enter and leave in the same task.
+
+    Reliability knobs:
+
+    * every submission is exactly-once: an ambiguous ``POST /jobs`` failure is reconciled by the
+      submission's client tag before anything is sent again (``retry`` bounds the attempts and
+      lookups; ``transport_config.timeouts.submit_grace`` how long a lost request may still land);
+    * ``journal="path.sqlite"`` records every submission (before and after ``POST /jobs``) and
+      every session; after a crash, ``await service.resume()`` in a new process re-attaches every
+      job whose outcome was never delivered;
+    * ``verify`` (default ``True``) checks TLS certificates; ``verify=False`` must be explicit and
+      warns (:class:`~aioqruntime.InsecureTransportWarning`); an ``ssl.SSLContext`` is used as is;
+    * :meth:`statistics` counts requests, retries by reason, re-authentications, reconciliations.
     """
 
     def __init__(
@@ -79,9 +103,19 @@ class AsyncRuntimeService:
         poll_schedule: PollSchedule | None = None,
         submissions_per_minute: float | None = IBM_SUBMISSIONS_PER_MINUTE,
         decode_threads: int = 4,
+        journal: str | Path | None = None,
+        verify: bool | ssl.SSLContext | None = None,
         _server_options: dict[str, Any] | None = None,
     ) -> None:
         self._server_options = _server_options
+        if verify is not None:
+            transport_config = dataclasses.replace(
+                transport_config or TransportConfig(), verify=verify
+            )
+        self._journal_path = Path(journal) if journal is not None else None
+        self._live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] = (
+            weakref.WeakValueDictionary()
+        )
         self._account: Account | None = (
             None
             if _server_options is not None
@@ -165,12 +199,19 @@ class AsyncRuntimeService:
                 session=self._http_session,
             )
             await stack.enter_async_context(transport)
+            journal: Journal | None = None
+            if self._journal_path is not None:
+                journal = Journal(self._journal_path)
+                await journal.open()
+                stack.push_async_callback(journal.aclose)
             core = ServiceCore(
                 transport=transport,
                 instance=account.instance,
                 poll_schedule=self._poll_schedule,
                 decode_threads=self._decode_threads,
                 submissions_per_minute=self._submissions_per_minute,
+                journal=journal,
+                live=self._live,
             )
             watcher = JobWatcher(core, name="service")
             self._core, self._watcher = core, watcher
@@ -220,6 +261,132 @@ class AsyncRuntimeService:
 
     def __repr__(self) -> str:
         return f"<AsyncRuntimeService url={self.url!r} instance={self.instance!r}>"
+
+    def statistics(self) -> dict[str, int]:
+        """Counters of this open service (flat names, all ints).
+
+        Transport: ``requests`` (attempts), ``retries`` and ``retries.<reason>`` (``429``,
+        ``503``..., ``connect``, ``connection``, ``timeout``), ``reauthentications`` (a 401 then a
+        fresh token), ``iam_exchanges``, ``ambiguous_submissions`` (``POST /jobs`` answers that
+        left open whether the job exists). Submissions: ``submitted``, ``reconciled`` (found by
+        tag after an ambiguous failure), ``resubmitted`` (confirmed absent, sent again),
+        ``lookups``, ``rejected`` (certainly not created), ``ambiguous`` (raised to the caller).
+        Watcher: ``watcher.pending``, ``watcher.ticks``, ``watcher.requests``,
+        ``watcher.result_requests``. ``limiter.waits``: submissions paced client-side.
+        """
+        core = self._core_or_raise()
+        stats = core.transport.statistics()
+        for key in ("submitted", "reconciled", "resubmitted", "lookups", "rejected", "ambiguous"):
+            stats[key] = core.counters[key]
+        assert self._watcher is not None
+        for key, value in self._watcher.statistics().items():
+            stats[f"watcher.{key}"] = value
+        stats["limiter.waits"] = core.limiter.waits if core.limiter is not None else 0
+        return stats
+
+    # --- journal -------------------------------------------------------------------------------
+
+    def _journal_or_raise(self) -> Journal:
+        journal = self._core_or_raise().journal
+        if journal is None:
+            raise RuntimeError("this service has no journal: AsyncRuntimeService(journal=path)")
+        return journal
+
+    async def journal_entries(self, *, unfinished_only: bool = False) -> list[JournalEntry]:
+        """The journal's job rows, oldest first (``state``: submitting, submitted, settled,
+        rejected, not_found)."""
+        return await self._journal_or_raise().entries(unfinished_only=unfinished_only)
+
+    async def journal_sessions(self) -> list[JournalSession]:
+        """The sessions and batches the journal recorded (``state``: open, closed, cancelled)."""
+        return await self._journal_or_raise().sessions()
+
+    async def resume(self) -> list[AsyncRuntimeJob]:
+        """Re-attach every journaled job whose outcome was never delivered; oldest first.
+
+        Jobs with a known id are watched again at once. Submissions that crashed before the
+        service's answer was recorded are looked up by their client tag (after the submit grace,
+        counted from when they were journaled): found, they are attached; not found, the service
+        never received them and they are marked ``not_found`` (see :meth:`journal_entries`). If a
+        lookup keeps failing the entry stays as it is (logged) for a later ``resume()``.
+
+        The returned jobs carry their ``label``; awaiting them gives the result (fetched and
+        decoded once). Jobs already live in this service are returned as the same objects.
+        """
+        core = self._core_or_raise()
+        journal = self._journal_or_raise()
+        watcher = self._watcher_or_raise()
+        entries = await journal.entries(unfinished_only=True)
+        found: dict[str, JournalEntry] = {e.client_tag: e for e in entries if e.job_id}
+        grace = core.transport.config.timeouts.submit_grace or 0.0
+
+        async def reconcile(entry: JournalEntry) -> None:
+            flow = reconcile_flow(
+                entry.client_tag,
+                core.transport.retry,
+                request=lookup_request(
+                    entry.client_tag,
+                    since=datetime.fromtimestamp(entry.submitted_at, timezone.utc),
+                ),
+                wait_first=max(0.0, entry.submitted_at + grace - time.time()),
+            )
+            try:
+                job = await drive(flow, post=_no_post, send=core.transport.send)
+            except AmbiguousSubmissionError as exc:
+                logger.warning("resume: could not look up %s: %s", entry.client_tag, exc)
+                return
+            if job is None:
+                logger.warning(
+                    "resume: no job carries %s (label %r): the submission never reached the "
+                    "service",
+                    entry.client_tag,
+                    entry.label,
+                )
+                await journal.set_state(entry.client_tag, "not_found")
+                return
+            await journal.submitted(
+                entry.client_tag, job_id=job.id, backend=job.backend, session_id=job.session_id
+            )
+            found[entry.client_tag] = dataclasses.replace(
+                entry, job_id=job.id, session_id=job.session_id or entry.session_id
+            )
+
+        limiter = anyio.CapacityLimiter(8)
+
+        async def bounded(entry: JournalEntry) -> None:
+            async with limiter:
+                await reconcile(entry)
+
+        async with anyio.create_task_group() as tg:
+            for entry in entries:
+                if not entry.job_id:
+                    tg.start_soon(bounded, entry)
+        jobs: list[AsyncRuntimeJob] = []
+        for entry in entries:
+            resolved = found.get(entry.client_tag)
+            if resolved is None or resolved.job_id is None:
+                continue
+            live = self._live.get(entry.client_tag)
+            if live is not None:
+                jobs.append(live)
+                continue
+            job = AsyncRuntimeJob(
+                resolved.job_id,
+                core=core,
+                watcher=watcher,
+                backend_name=resolved.backend,
+                program_id=resolved.program_id,
+                session_id=resolved.session_id,
+                tags=(*resolved.tags, resolved.client_tag),
+                client_tag=resolved.client_tag,
+                label=resolved.label,
+            )
+            self._live[resolved.client_tag] = job
+            core.journal_settlement(job, resolved.client_tag)
+            watcher.track(job)
+            jobs.append(job)
+        logger.info("resume: %d unfinished jobs re-attached", len(jobs))
+        return jobs
 
     # --- backends ------------------------------------------------------------------------------
 
@@ -424,6 +591,10 @@ class AsyncRuntimeService:
         """The instance's usage (``GET /instances/usage``)."""
         response = await self._core_or_raise().transport.send(instance_usage())
         return Usage.from_json(response.json())
+
+
+async def _no_post() -> Any:
+    raise AssertionError("a reconciliation flow never submits")
 
 
 def _abandoned(job: AsyncRuntimeJob) -> QRuntimeError:

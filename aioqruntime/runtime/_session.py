@@ -19,11 +19,15 @@ Exit semantics (style C6), the same for both:
 
 A session that is not entered (e.g. one from :meth:`AsyncSession.from_id`) still takes jobs;
 they are watched by the service's watcher.
+
+With a journaled service, the session is recorded when opened (id, mode, backend, ``label``) and
+marked ``closed`` or ``cancelled`` on the way out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -81,6 +85,7 @@ class AsyncSession:
         wait_on_exit: bool = True,
         on_error: OnError = "close",
         cleanup_timeout: float = 10.0,
+        label: str | None = None,
     ) -> None:
         if service is None:
             if not isinstance(backend, ServiceBackend):
@@ -97,6 +102,7 @@ class AsyncSession:
         self._wait_on_exit = wait_on_exit
         self._on_error: OnError = on_error
         self._cleanup_timeout = cleanup_timeout
+        self.label = label
         self._session_id: str | None = None
         self._active = True
         self._created = False
@@ -211,17 +217,23 @@ class AsyncSession:
         options: Mapping[str, Any] | None = None,
         callback: DoneCallback | None = None,
         result_decoder: Callable[[str], Any] | None = None,
+        *,
+        label: str | None = None,
     ) -> AsyncRuntimeJob:
         """Submit ``program_id`` with ``inputs`` (its ``params``) in this session; returns at once.
 
         ``options`` are runtime options (``log_level``, ``job_tags``, ``max_execution_time``,
         ``private``). ``callback`` is added as a done-callback; ``result_decoder(text)`` replaces
-        the default decoding of the results document.
+        the default decoding of the results document. ``label`` is your name for the job
+        (``job.label``, the journal); it is not sent to the service.
         """
+        runtime = RuntimeOptions.from_mapping(options)
+        if label is not None:
+            runtime = dataclasses.replace(runtime, label=label)
         return await self._submit(
             program_id,
             inputs,
-            RuntimeOptions.from_mapping(options),
+            runtime,
             callback=callback,
             result_decoder=result_decoder,
         )
@@ -292,6 +304,14 @@ class AsyncSession:
             self._session_id = Session.from_json(response.json()).id
             self._created = True
             logger.debug("opened %s session %s", self._mode, self._session_id)
+            if core.journal is not None:
+                with anyio.CancelScope(shield=True):  # the session exists: it must be recorded
+                    await core.journal.session_opened(
+                        self._session_id,
+                        mode=self._mode,
+                        backend=self._backend_name,
+                        label=self.label,
+                    )
         scoped = self._session_id is not None
         watcher = JobWatcher(core, name=f"{self._mode}:{self._session_id}", session_scoped=scoped)
         self._watcher = watcher
@@ -308,9 +328,13 @@ class AsyncSession:
                     tg.cancel_scope.cancel()
                     with anyio.move_on_after(self._cleanup_timeout, shield=True):
                         await self._stop_remote(self._on_error)
+                        await self._journal_end(
+                            "cancelled" if self._on_error == "cancel" else "closed"
+                        )
                 else:
                     if self._active:
                         await self.close()
+                    await self._journal_end("closed")
                     if self._wait_on_exit:
                         await watcher.wait_idle()
                     tg.cancel_scope.cancel()
@@ -320,6 +344,11 @@ class AsyncSession:
             self._hand_over(watcher)
         if body_error is not None:
             raise body_error
+
+    async def _journal_end(self, state: str) -> None:
+        journal = self._service._core_or_raise().journal
+        if journal is not None and self._session_id is not None:
+            await journal.session_ended(self._session_id, state)
 
     async def _stop_remote(self, action: OnError) -> None:
         """Close or cancel on the way out of an error; never raises over the original error."""

@@ -15,7 +15,10 @@ close). Adds auth and the protocol headers, maps failures to the typed error tre
 from __future__ import annotations
 
 import logging
+import ssl
 import time
+import warnings
+from collections import Counter
 from types import TracebackType
 
 import aiohttp
@@ -27,7 +30,9 @@ from aioqruntime._exceptions import (
     AmbiguousSubmissionError,
     APIError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    InsecureTransportWarning,
 )
 from aioqruntime.protocol import (
     HttpRequest,
@@ -55,6 +60,10 @@ class Transport:
     Use as ``async with Transport(...) as transport`` (or ``await transport.aclose()``). ``api_key``
     ``None`` sends no ``Authorization`` (servers that need none). ``session`` is a caller-owned
     ``aiohttp.ClientSession``: used as is, never closed here.
+
+    TLS certificates are verified unless ``config.verify`` is ``False``, which must be asked for
+    explicitly and emits an :class:`~aioqruntime.InsecureTransportWarning` plus a WARNING log line.
+    The setting applies per request, so it holds for a caller-owned session too.
     """
 
     def __init__(
@@ -89,6 +98,19 @@ class Transport:
             self.auth = IamAuth(api_key, self._send_iam)
         #: Requests sent, attempts included (observability and tests).
         self.requests_sent = 0
+        #: Retries by reason, re-authentications, ambiguous submissions (see :meth:`statistics`).
+        self.counters: Counter[str] = Counter()
+        verify = self.config.verify
+        if verify is False:
+            message = (
+                "TLS certificate verification is turned off (verify=False): the connection to "
+                f"{_loggable(self.api_url)} can be read and altered by anyone on the path"
+            )
+            warnings.warn(message, InsecureTransportWarning, stacklevel=2)
+            logger.warning("%s", message)
+        self._ssl: bool | ssl.SSLContext = (
+            verify if isinstance(verify, ssl.SSLContext) else (bool(verify))
+        )
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -137,6 +159,21 @@ class Transport:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def verifies_tls(self) -> bool:
+        """Whether TLS certificates are verified (``False`` only after an explicit opt-out)."""
+        return self._ssl is not False
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: ``requests`` (attempts), ``retries`` and ``retries.<reason>`` (a status code,
+        ``connect``, ``timeout``, ``connection``), ``reauthentications`` (401 then a new token),
+        ``iam_exchanges`` and ``ambiguous_submissions``."""
+        stats = {"requests": self.requests_sent, "retries": 0, "reauthentications": 0}
+        stats["ambiguous_submissions"] = 0
+        stats.update(self.counters)
+        stats["iam_exchanges"] = self.auth.exchanges if self.auth is not None else 0
+        return stats
+
     # --- requests ------------------------------------------------------------------------------
 
     async def send(
@@ -149,7 +186,8 @@ class Transport:
         """Send ``request`` to the runtime API; return the 2xx response or raise a typed error.
 
         ``idempotent`` overrides the method's default (GET/PUT/DELETE). ``submit_tag`` marks a
-        ``POST /jobs`` and is the tag an :class:`AmbiguousSubmissionError` carries.
+        ``POST /jobs`` and is the tag an :class:`AmbiguousSubmissionError` carries (``""``: a
+        submission without a client tag).
         """
         repeatable = request.idempotent if idempotent is None else idempotent
         return await self._send_with_retries(
@@ -181,11 +219,12 @@ class Transport:
             authorization = await self.auth.authorization() if (auth and self.auth) else None
             try:
                 response = await self._exchange(
-                    request, url, authorization, submit=bool(submit_tag)
+                    request, url, authorization, submit=submit_tag is not None
                 )
             except TransportFailure as failure:
                 error: APIError = failure.error
                 if failure.sent and submit_tag is not None:
+                    self.counters["ambiguous_submissions"] += 1
                     raise _ambiguous(error, submit_tag, method, url) from error
                 if should_retry(
                     self.retry,
@@ -194,7 +233,10 @@ class Transport:
                     connection_error=True,
                     request_sent=failure.sent,
                 ):
-                    await self._pause(attempt, None, method, url, str(error))
+                    reason = "connection" if failure.sent else "connect"
+                    if isinstance(error, APITimeoutError):
+                        reason = "timeout"
+                    await self._pause(attempt, None, method, url, str(error), reason)
                     continue
                 raise error from error.__cause__
             if response.is_success:
@@ -210,21 +252,26 @@ class Transport:
             ):
                 # A revoked or expired token: exchange the key again once, then give up.
                 refreshed_token = True
+                self.counters["reauthentications"] += 1
                 await self.auth.invalidate(authorization)
                 continue
             if submit_tag is not None and response.status >= 500:
+                self.counters["ambiguous_submissions"] += 1
                 raise _ambiguous(status_error, submit_tag, method, url) from status_error
             # should_retry repeats a 429 for any method: it says "not processed".
             if should_retry(self.retry, attempt, idempotent=repeatable, status=response.status):
+                status = str(response.status)
                 await self._pause(
-                    attempt, response.header("Retry-After"), method, url, str(response.status)
+                    attempt, response.header("Retry-After"), method, url, status, status
                 )
                 continue
             raise status_error
 
     async def _pause(
-        self, attempt: int, retry_after: str | None, method: str, url: str, why: str
+        self, attempt: int, retry_after: str | None, method: str, url: str, why: str, reason: str
     ) -> None:
+        self.counters["retries"] += 1
+        self.counters[f"retries.{reason}"] += 1
         delay = retry_delay(self.retry, attempt, retry_after, self._rng, now=time.time())
         logger.info(
             "retrying %s %s in %.2fs (attempt %d failed: %s)",
@@ -267,6 +314,7 @@ class Transport:
                 data=request.body,
                 timeout=timeout if timeout is not None else aiohttp.helpers.sentinel,
                 allow_redirects=False,
+                ssl=self._ssl,
             ) as raw:
                 body = await raw.read()
                 response = HttpResponse(raw.status, dict(raw.headers), body)
@@ -283,10 +331,10 @@ class Transport:
 
 def _ambiguous(error: APIError, tag: str, method: str, url: str) -> AmbiguousSubmissionError:
     status = f" (HTTP {error.status})" if isinstance(error, APIStatusError) else ""
+    hint = f"Look for a job tagged {tag!r} before submitting again." if tag else "It had no tag."
     return AmbiguousSubmissionError(
-        f"job submission may or may not have been accepted{status}: {error}. It was not retried; "
-        f"look for a job tagged {tag!r} before submitting again.",
-        job_tag=tag,
+        f"job submission may or may not have been accepted{status}: {error}. {hint}",
+        job_tag=tag or None,
         method=method,
         url=url,
     )

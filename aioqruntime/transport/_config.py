@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -28,6 +29,11 @@ class Timeouts:
     submit: float | None = 900.0
     #: IAM token exchanges (the IBM SDK uses 60 s).
     iam: float | None = 60.0
+    #: After an ambiguous ``POST /jobs`` failure that may leave the request still being processed
+    #: (timeout, dropped connection, gateway 5xx), how long the job may take to appear in
+    #: ``GET /jobs?tags=...``: the submission is repeated only if a lookup made after this grace
+    #: finds nothing. A complete 500/503 answer from the service needs no grace.
+    submit_grace: float | None = 10.0
 
     def with_changes(self, **changes: float | None) -> Timeouts:
         """A copy with ``changes`` applied."""
@@ -46,3 +52,6 @@ class TransportConfig:
     client_application: str = CLIENT_APPLICATION
     #: ``User-Agent``.
     user_agent: str = f"aioqruntime/{__version__}"
+    #: TLS certificate verification: ``True`` (default, the system trust store), an
+    #: ``ssl.SSLContext`` of yours, or ``False`` (explicitly insecure: warns and logs).
+    verify: bool | ssl.SSLContext = True

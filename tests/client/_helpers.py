@@ -11,9 +11,12 @@ from qiskit import QuantumCircuit
 from aioqruntime.protocol import RetryPolicy
 from aioqruntime.runtime import AsyncRuntimeService
 from aioqruntime.server import LocalRuntimeServer, ServerConfig
+from aioqruntime.transport import Timeouts, TransportConfig
 
 #: Fast retries so retry tests do not wait seconds (the policy is injected, not patched).
 FAST_RETRY = RetryPolicy(max_attempts=4, initial=0.001, max_delay=0.005, max_retry_after=0.01)
+#: A short submit grace: on loopback a lost POST /jobs lands within milliseconds or never.
+FAST_CONFIG = TransportConfig(timeouts=Timeouts(submit_grace=0.05))
 
 
 @asynccontextmanager
@@ -22,7 +25,11 @@ async def local_service(
 ) -> AsyncIterator[tuple[LocalRuntimeServer, AsyncRuntimeService]]:
     """A fresh server (simulating in a thread) and a service connected to it."""
     config.setdefault("workers", 0)
-    options: dict[str, Any] = {"submissions_per_minute": None, "retry": FAST_RETRY}
+    options: dict[str, Any] = {
+        "submissions_per_minute": None,
+        "retry": FAST_RETRY,
+        "transport_config": FAST_CONFIG,
+    }
     options.update(service_options or {})
     async with (
         LocalRuntimeServer(config=ServerConfig(**config)) as server,
@@ -50,3 +57,18 @@ def expected_bitstring(pattern: int, width: int) -> str:
 def api_requests(server: LocalRuntimeServer, method: str, path: str) -> list[Any]:
     """Requests of the server's log with this method whose path ends with ``path``."""
     return [r for r in server.request_log if r.method == method and r.path.endswith(path)]
+
+
+def server_jobs_by_tag(server: LocalRuntimeServer, job_ids: list[str]) -> dict[str, int]:
+    """Server-side: how many of the server's jobs carry each client tag of ``job_ids``' jobs.
+
+    Also checks that the server holds no job beyond ``job_ids`` (so a duplicate cannot hide).
+    """
+    total = sum(server.counts().values())
+    assert total == len(set(job_ids)), f"server holds {total} jobs, client knows {len(job_ids)}"
+    counts: dict[str, int] = {}
+    for job_id in set(job_ids):
+        for tag in server.job(job_id).tags:
+            if tag.startswith("aioqruntime:"):
+                counts[tag] = counts.get(tag, 0) + 1
+    return counts

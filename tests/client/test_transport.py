@@ -13,6 +13,7 @@ from aioqruntime import (
     APIConnectionError,
     APIStatusError,
     AsyncSampler,
+    InternalServerError,
     NotFoundError,
     RateLimitError,
 )
@@ -39,26 +40,39 @@ async def test_idempotent_requests_retry_5xx_and_429_with_retry_after() -> None:
         assert counts.get("429", 0) > 0
 
 
-async def test_post_jobs_5xx_is_ambiguous_and_not_retried() -> None:
+async def test_post_jobs_5xx_is_ambiguous_at_the_transport_and_reconciled_above() -> None:
     faults = (FaultRule(path="/jobs", method="POST", statuses=((500, 1.0),)),)
     async with local_service(faults=faults) as (server, service):
-        backend = await service.backend("ibm_local5")
+        # The transport alone: one attempt, AmbiguousSubmissionError carrying the tag.
         with pytest.raises(AmbiguousSubmissionError) as caught:
-            await AsyncSampler(backend).run([x_pattern(1, 1, 5)])
-        assert (caught.value.job_tag or "").startswith("aioqruntime:")
-        assert len(caught.value.job_tag or "") <= 86
+            await service.transport.send(create_job("{}"), submit_tag="aioqruntime:t1")
+        assert caught.value.job_tag == "aioqruntime:t1"
         assert caught.value.__cause__ is not None
         assert len(api_requests(server, "POST", "/jobs")) == 1
+        # A run(): every attempt is followed by a tag lookup; confirmed absent each time, so
+        # the last error is definite (typed by its status) and no job exists.
+        backend = await service.backend("ibm_local5")
+        with pytest.raises(InternalServerError) as failed:
+            await AsyncSampler(backend).run([x_pattern(1, 1, 5)])
+        assert not isinstance(failed.value, AmbiguousSubmissionError)
+        assert len(api_requests(server, "POST", "/jobs")) == 1 + FAST_RETRY.max_attempts
+        lookups = [r for r in api_requests(server, "GET", "/jobs") if "tags=" in r.query]
+        assert len(lookups) == FAST_RETRY.max_attempts
+        assert sum(server.counts().values()) == 0
+        stats = service.statistics()
+        assert stats["resubmitted"] == FAST_RETRY.max_attempts - 1
+        assert stats["rejected"] == 1
 
 
-async def test_post_jobs_dropped_connection_is_ambiguous() -> None:
+async def test_post_jobs_dropped_connection_is_reconciled_not_blindly_retried() -> None:
     faults = (FaultRule(path="/jobs", method="POST", drop=1.0),)
     async with local_service(faults=faults) as (server, service):
         backend = await service.backend("ibm_local5")
-        with pytest.raises(AmbiguousSubmissionError) as caught:
+        with pytest.raises(APIConnectionError) as caught:
             await AsyncSampler(backend).run([x_pattern(1, 1, 5)])
-        assert isinstance(caught.value.__cause__, APIConnectionError)
-        assert server.fault_counts.get("drop") == 1
+        assert not isinstance(caught.value, AmbiguousSubmissionError)
+        assert server.fault_counts.get("drop") == FAST_RETRY.max_attempts
+        assert sum(server.counts().values()) == 0
 
 
 async def test_post_jobs_429_is_retried_then_typed() -> None:
