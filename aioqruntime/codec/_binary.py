@@ -11,14 +11,26 @@ import base64
 import binascii
 import io
 import zlib
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from aioqruntime.codec._paths import Path, fail
 
-__all__ = ["b64_decode", "b64_encode", "decode_ndarray", "encode_ndarray", "inflate"]
+__all__ = [
+    "DEFAULT_MAX_INFLATED_BYTES",
+    "b64_decode",
+    "b64_encode",
+    "decode_ndarray",
+    "encode_ndarray",
+    "inflate",
+    "inflate_limit",
+    "max_inflated_bytes",
+]
 
 
 def b64_encode(data: bytes, *, compress: bool) -> str:
@@ -39,15 +51,75 @@ def b64_decode(text: object, path: Path) -> bytes:
         raise fail(f"invalid base64 ({exc})", path) from exc
 
 
+#: Default cap on the output of one zlib payload (256 MiB): far above any real circuit or array
+#: the service accepts (job inputs are at most 50 MB), far below what a "zlib bomb" expands to.
+DEFAULT_MAX_INFLATED_BYTES: Final = 256 * 1024 * 1024
+
+
+class _Budget:
+    """The caps in force: per payload, and (optionally) for all payloads of a block together."""
+
+    __slots__ = ("per_payload", "remaining")
+
+    def __init__(self, per_payload: int, total: int | None) -> None:
+        self.per_payload = per_payload
+        self.remaining = total
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("aioqruntime_codec_inflate_budget", default=None)
+
+
+def max_inflated_bytes() -> int:
+    """The cap on one decompressed payload in the current context."""
+    budget = _budget.get()
+    return DEFAULT_MAX_INFLATED_BYTES if budget is None else budget.per_payload
+
+
+@contextmanager
+def inflate_limit(max_bytes: int, *, total: int | None = None) -> Iterator[None]:
+    """Within the block (this thread/context only), refuse any payload that inflates past
+    ``max_bytes``, and, with ``total``, payloads that together inflate past ``total``.
+
+    The local server decodes every job's params inside one (so that a 50 MB body of many small
+    bombs cannot add up to gigabytes either).
+    """
+    for name, value in (("max_bytes", max_bytes), ("total", total)):
+        if value is None and name == "total":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    token = _budget.set(_Budget(max_bytes, total))
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
 def inflate(data: bytes, path: Path) -> bytes:
-    """zlib-decompress ``data``; a truncated or corrupt stream is a :class:`CodecError`."""
+    """zlib-decompress ``data``; a truncated or corrupt stream is a :class:`CodecError`.
+
+    So is a stream that would inflate past the current limits (:func:`inflate_limit`):
+    decompression stops at the cap, so a small "zlib bomb" cannot exhaust memory.
+    """
+    budget = _budget.get() or _Budget(DEFAULT_MAX_INFLATED_BYTES, None)
+    limit = budget.per_payload
+    if budget.remaining is not None:
+        limit = min(limit, budget.remaining)
     try:
         decomp = zlib.decompressobj()
-        out = decomp.decompress(data)
+        out = decomp.decompress(data, limit + 1)
+        if len(out) > limit or decomp.unconsumed_tail:
+            which = "" if limit == budget.per_payload else " (for the whole document)"
+            raise fail(
+                f"compressed payload inflates past the limit of {limit} bytes{which}; refused",
+                path,
+            )
         if not decomp.eof:
             raise zlib.error("incomplete or truncated stream")
     except zlib.error as exc:
         raise fail(f"invalid zlib data ({exc})", path) from exc
+    if budget.remaining is not None:
+        budget.remaining -= len(out)
     return out
 
 
@@ -87,6 +159,7 @@ def decode_ndarray(text: object, path: Path) -> npt.NDArray[Any]:
     raw = inflate(b64_decode(text, path), path)
     buff = io.BytesIO(raw)
     try:
+        _check_npy_size(buff, len(raw))
         # read_array (not np.load) insists on the NPY magic, so a zip (npz) or a pickle stream
         # can never be interpreted; allow_pickle=False refuses object dtypes.
         array = np.lib.format.read_array(buff, allow_pickle=False)
@@ -95,3 +168,29 @@ def decode_ndarray(text: object, path: Path) -> npt.NDArray[Any]:
     if not isinstance(array, np.ndarray):  # pragma: no cover - read_array always returns arrays
         raise fail("invalid NPY array", path)
     return array
+
+
+def _check_npy_size(buff: io.BytesIO, total: int) -> None:
+    """Refuse a header whose shape needs more data than the payload holds, before numpy allocates
+    an array that size (a 100-byte payload may claim a terabyte). Rewinds ``buff``."""
+    fmt = np.lib.format
+    version = fmt.read_magic(buff)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(buff)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(buff)
+    else:
+        # Version 3 (utf-8 header) or unknown: numpy's own reader checks it; shape unknown here.
+        buff.seek(0)
+        return
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    needed = count * dtype.itemsize
+    available = total - buff.tell()
+    if needed > available:
+        raise ValueError(
+            f"the NPY header declares shape {tuple(shape)} ({needed} bytes) but only "
+            f"{available} bytes of data follow"
+        )
+    buff.seek(0)

@@ -7,7 +7,14 @@ Middlewares, outermost first:
 2. ``inject_faults``: latency / 5xx / 429 / dropped connection per route (``_faults``);
 3. ``errors``: turns :class:`ApiFailure` and aiohttp's own HTTP errors into the service's
    ``ErrorContainer`` JSON, and any unexpected exception into a logged 500;
-4. ``authenticate``: every API and ``/_local`` route needs ``Bearer <jwt>`` or ``apikey <key>``.
+4. ``authenticate``: every API and ``/_local`` route needs ``Bearer <jwt>`` or ``apikey <key>``;
+5. ``body_limit``: a declared ``Content-Length`` above ``max_body_bytes`` is refused with 413
+   before the body is read (a chunked body is cut off at the same size by aiohttp).
+
+Requests that aiohttp refuses before any of this runs (a request line or header above 8190 bytes,
+a malformed HTTP message) get the same ``ErrorContainer`` body from :class:`_RequestHandler`,
+which logs only the error's class: aiohttp's own message quotes the offending bytes, which may
+hold a credential.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 from aioqruntime.server import _routes_backends, _routes_jobs, _routes_root, _routes_sessions
 from aioqruntime.server._auth import AuthError
@@ -30,7 +39,7 @@ from aioqruntime.server._context import (
 )
 from aioqruntime.server._errors import ApiFailure, error_response
 
-__all__ = ["build_app"]
+__all__ = ["JsonErrorsRunner", "build_app"]
 
 logger = logging.getLogger("aioqruntime.server")
 
@@ -118,6 +127,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             message = "Request body too large"
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return error_response(exc.status, message, trace=_trace(), headers=headers)
+    except HttpProcessingError as exc:
+        # A malformed body (e.g. a broken multipart form): the client's fault. The message
+        # quotes request bytes, so it is neither logged nor echoed.
+        status = exc.code if 400 <= exc.code < 500 else 400
+        logger.debug("malformed request body in %s %s", request.method, request.path)
+        return error_response(status, "Malformed request body", trace=_trace())
     except Exception:
         logger.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "Internal server error", trace=_trace())
@@ -146,6 +161,50 @@ async def body_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     if limit is not None and (request.content_length or 0) > limit:
         raise ApiFailure(413, f"Request body larger than {limit} bytes")
     return await handler(request)
+
+
+class _RequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering its own refusals in the ``ErrorContainer`` shape."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status >= 500:
+            # Our own bug escaped every middleware: log it, answer without any detail.
+            logger.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+            text = "Internal server error"
+        else:
+            # aiohttp's message quotes the offending request bytes: log the class only.
+            logger.debug("refused a malformed HTTP request (%s)", type(exc).__name__)
+            text = "Malformed HTTP request (request line or headers too long or invalid)"
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response had started; cannot send an error answer")
+        response = error_response(status, text, trace=_trace())
+        response.force_close()
+        return response
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class JsonErrorsRunner(web.AppRunner):
+    """An ``AppRunner`` whose connections use :class:`_RequestHandler`."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        return _Server(
+            server.request_handler,
+            request_factory=server.request_factory,
+            handler_cancellation=server.handler_cancellation,
+            loop=server._loop,
+            **server._kwargs,
+        )
 
 
 def build_app(context: ServerContext) -> web.Application:

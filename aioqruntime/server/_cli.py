@@ -16,7 +16,7 @@ import sys
 
 import anyio
 
-from aioqruntime.server._config import ServerConfig
+from aioqruntime.server._config import DEFAULT_MAX_BODY_BYTES, ServerConfig
 from aioqruntime.server._faults import parse_fault_spec
 from aioqruntime.server._server import DEFAULT_INSTANCE, LocalRuntimeServer
 
@@ -35,7 +35,10 @@ def _size(text: str) -> int:
     if match is None:
         raise argparse.ArgumentTypeError(f"expected a size like 50MB, got {text!r}")
     factor = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3}[match.group(2).lower()]
-    return int(match.group(1)) * factor
+    size = int(match.group(1)) * factor
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"a size must be at least 1 byte, got {text!r}")
+    return size
 
 
 def _faults(text: str) -> object:
@@ -71,12 +74,23 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="job submissions per minute per instance, e.g. 5/min",
     )
-    add("--max-body", type=_size, default=None, help="largest request body, e.g. 50MB")
+    add(
+        "--max-body",
+        type=_size,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest request body (default 50MB)",
+    )
     add("--max-execution-time", type=float, default=None, help="server cap on job seconds")
     add("--max-executions", type=int, default=None, help="shots x circuits per job, e.g. 5000000")
     add("--interactive-ttl", type=float, default=60.0, help="session interactive TTL seconds")
     add("--max-ttl", type=int, default=28800, help="default session max TTL seconds")
     add("--token-ttl", type=int, default=3600, help="IAM token lifetime seconds")
+    add(
+        "--session-idle-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds without a submitted job before a session closes (default 1800)",
+    )
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
@@ -88,6 +102,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         workers=args.workers,
         noise=args.noise,
         token_ttl=args.token_ttl,
+        session_idle_timeout=args.session_idle_timeout if args.session_idle_timeout > 0 else None,
         rate_limit_per_minute=args.rate_limit,
         max_body_bytes=args.max_body,
         max_execution_time=args.max_execution_time,

@@ -1,8 +1,13 @@
 """Configuration of the local runtime server.
 
-Every limit of the real service is OFF unless set (``None``), so the default server is the most
-permissive one that still speaks the protocol; tests and the CLI opt into each limit. The tag limits
-are the exception: they are part of the OpenAPI schema (``Tags``), so they are validated by default.
+Every *quota* of the real service (submission rate, executions, execution time) is OFF unless
+set (``None``), so the default server is the most permissive one that still speaks the protocol;
+tests and the CLI opt into each. The exceptions are on by default:
+
+* the tag limits, part of the OpenAPI schema (``Tags``);
+* the request body limit, 50 MB like the service's job input limit: a safety limit, so that a
+  loopback client cannot make the server buffer gigabytes (``None`` raises it to 1 GiB);
+* the 30-minute idle close of sessions (protocol.md §5.5), since real sessions do it too.
 """
 
 from __future__ import annotations
@@ -12,7 +17,13 @@ from dataclasses import dataclass, field
 
 from aioqruntime.server._faults import FaultRule
 
-__all__ = ["ServerConfig"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_INFLATED_BYTES", "ServerConfig"]
+
+#: The service's documented job input limit (protocol.md §9), the default body limit.
+DEFAULT_MAX_BODY_BYTES = 50_000_000
+#: Default inflation budget of one job's params (the codec's own per-payload default; not
+#: imported from it so that importing the server does not import numpy).
+DEFAULT_MAX_INFLATED_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -31,12 +42,18 @@ class ServerConfig:
     workers: int = 1
     #: Simulate with the device's noise model (``noise_model_for``) instead of ideal.
     noise: bool = False
+    #: Seconds without a job submitted after which a session stops accepting jobs and closes
+    #: (once its queued and running jobs are done); ``None``: never (IBM: 30 minutes).
+    session_idle_timeout: float | None = 1800.0
     #: IAM access-token lifetime.
     token_ttl: int = 3600
     #: Job submissions per minute per instance; ``None``: unlimited (IBM: 5).
     rate_limit_per_minute: int | None = None
-    #: Largest accepted request body in bytes; ``None``: unlimited (IBM: 50 MB).
-    max_body_bytes: int | None = None
+    #: Largest accepted request body in bytes (IBM: 50 MB); ``None``: 1 GiB, the hard ceiling.
+    max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
+    #: The compressed payloads (QPY, NPY) of one job's params may inflate to at most this many
+    #: bytes together (a "zlib bomb" is refused with 400 instead of exhausting memory).
+    max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
     #: At most this many tags of at most this many characters (OpenAPI ``Tags``).
     max_tags: int | None = 8
     max_tag_length: int | None = 86

@@ -18,10 +18,20 @@ from aioqruntime.server._limits import SubmissionRateLimiter
 from aioqruntime.server._scheduler import BackendInfo, Scheduler
 from aioqruntime.server._store import Store
 
-__all__ = ["API_PREFIXES", "CONTEXT", "RequestRecord", "ServerContext", "api_path", "read_json"]
+__all__ = [
+    "API_PREFIXES",
+    "CONTEXT",
+    "MAX_INSTANCE_LENGTH",
+    "RequestRecord",
+    "ServerContext",
+    "api_path",
+    "read_json",
+]
 
 #: The API is served under both: ``/experimental`` lets the official client use our URL verbatim.
 API_PREFIXES = ("/api/v1", "/experimental/api/v1")
+#: Longest accepted ``Service-CRN`` (IBM CRNs are well under 200 characters).
+MAX_INSTANCE_LENGTH = 512
 
 
 class RequestRecord(NamedTuple):
@@ -47,14 +57,37 @@ class ServerContext:
     request_log: deque[RequestRecord] = field(default_factory=deque)
 
     def instance_of(self, request: web.Request) -> str:
-        """The caller's instance: its ``Service-CRN`` (any is accepted), else the server's own."""
-        return request.headers.get("Service-CRN", "").strip() or self.instance
+        """The caller's instance: its ``Service-CRN`` (any printable text), else the server's own.
+
+        The value scopes every job and session and is stored, so it must be text: a header that
+        is not valid UTF-8 (aiohttp decodes such bytes to lone surrogates), holds control
+        characters or is longer than :data:`MAX_INSTANCE_LENGTH` is refused with 400.
+        """
+        value = request.headers.get("Service-CRN", "").strip()
+        if not value:
+            return self.instance
+        if len(value) > MAX_INSTANCE_LENGTH or not _printable_utf8(value):
+            raise ApiFailure(
+                400,
+                f"Service-CRN: must be printable UTF-8 text of at most {MAX_INSTANCE_LENGTH} "
+                "characters",
+                code="invalid_instance",
+            )
+        return value
 
     def backend(self, name: str) -> BackendInfo:
         info = self.backends.get(name)
         if info is None:
             raise ApiFailure(404, f"Backend {name!r} not found", code="1007")
         return info
+
+
+def _printable_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return text.isprintable()
 
 
 CONTEXT = web.AppKey("aioqruntime_server_context", ServerContext)

@@ -133,6 +133,8 @@ class Database:
         """Wait until everything enqueued so far is committed."""
         if self._thread is None or self._loop is None:
             return
+        if self._failure is not None or not self._thread.is_alive():
+            raise RuntimeError("the server's database writer has stopped")
         future: asyncio.Future[None] = self._loop.create_future()
         self._queue.put(future)
         await future
@@ -161,19 +163,40 @@ class Database:
                         sql, args = cast("_Op", item)
                         try:
                             connection.execute(sql, args)
-                        except sqlite3.Error:
-                            logger.exception("database write failed: %s", sql.split()[0])
-                connection.commit()
+                        except (sqlite3.Error, ValueError) as exc:
+                            # One bad row (e.g. text that is not valid UTF-8: ValueError) must
+                            # not kill the only writer, or every later flush() would hang.
+                            logger.error(
+                                "database write failed: %s (%s)", sql.split()[0], type(exc).__name__
+                            )
+                try:
+                    connection.commit()
+                except sqlite3.Error as exc:
+                    logger.error("database commit failed (%s)", type(exc).__name__)
                 for waiter in waiters:
                     self._resolve(waiter)
+        except BaseException as exc:
+            self._failure = exc
+            raise
         finally:
             connection.close()
+            self._release_waiters()
 
-    def _resolve(self, waiter: asyncio.Future[None]) -> None:
+    def _release_waiters(self) -> None:
+        """After the writer stopped: nobody may wait forever for a flush it will never do."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, asyncio.Future):
+                self._resolve(item, failed=True)
+
+    def _resolve(self, waiter: asyncio.Future[None], *, failed: bool = False) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        setter: Callable[[asyncio.Future[None]], None] = _set_done
+        setter: Callable[[asyncio.Future[None]], None] = _set_failed if failed else _set_done
         # The loop may close between the check and the call.
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(setter, waiter)
@@ -182,3 +205,8 @@ class Database:
 def _set_done(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _set_failed(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(RuntimeError("the server's database writer has stopped"))

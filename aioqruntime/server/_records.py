@@ -220,6 +220,8 @@ class SessionRecord:
     closed_at: datetime | None = None
     last_job_started: datetime | None = None
     last_job_completed: datetime | None = None
+    #: When a job was last submitted into it (the idle clock; not part of the wire document).
+    last_job_submitted: datetime | None = None
     timestamps: list[tuple[str, datetime]] = field(default_factory=list)
     user_id: str = "local-user"
     #: Seconds of job execution charged to the session so far.
@@ -285,6 +287,7 @@ class SessionRecord:
             "closed_at",
             "last_job_started",
             "last_job_completed",
+            "last_job_submitted",
         ):
             data[key] = isoformat(getattr(self, key))
         data["timestamps"] = [[s, isoformat(t)] for s, t in self.timestamps]
@@ -301,7 +304,8 @@ class SessionRecord:
             "closed_at",
             "last_job_started",
             "last_job_completed",
+            "last_job_submitted",
         ):
-            data[key] = _parse(data[key])
+            data[key] = _parse(data.get(key))
         data["timestamps"] = [(s, _parse(t)) for s, t in data["timestamps"]]
         return cls(**data)

@@ -155,6 +155,7 @@ async def create_job(request: web.Request) -> web.Response:
                 target=backend.target,
                 configuration=backend.configuration,
                 max_executions=ctx.config.max_executions,
+                max_inflated_bytes=ctx.config.max_inflated_bytes,
             ),
             limiter=_limiter(),
         )
@@ -178,8 +179,9 @@ async def create_job(request: web.Request) -> web.Response:
         caller=request.headers.get("X-Qx-Client-Application"),
         executions=executions,
     )
-    if session is not None and not session.backend:
-        session.backend = backend_name
+    if session is not None:
+        session.backend = session.backend or backend_name
+        session.last_job_submitted = job.created
         ctx.store.save_session(session)
     ctx.store.add_job(job)
     await ctx.store.flush()  # answer only once the job is durable

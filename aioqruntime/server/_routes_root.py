@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from aioqruntime.protocol._states import SessionState
 from aioqruntime.server._auth import APIKEY_GRANT
@@ -25,7 +26,11 @@ PLAN_ID = "aioqruntime-local-plan"
 @routes.post("/identity/token")
 async def identity_token(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (HttpProcessingError, ValueError):
+        # A broken form or multipart body (the message quotes request bytes: not echoed).
+        return _iam_error(400, "BXNIM0109E", "Property missing or invalid: grant_type/apikey")
     grant = form.get("grant_type")
     apikey = form.get("apikey")
     if grant != APIKEY_GRANT or not isinstance(apikey, str) or not apikey:
@@ -85,9 +90,13 @@ async def _optional_body(request: web.Request) -> dict[str, Any]:
 
 def _backend_arg(request: web.Request, body: dict[str, Any]) -> str | None:
     backend = body.get("backend")
-    if backend is not None and backend not in request.app[CONTEXT].backends:
+    if backend is None:
+        return None
+    if not isinstance(backend, str):
+        raise ApiFailure(400, "backend: must be a backend name")
+    if backend not in request.app[CONTEXT].backends:
         raise ApiFailure(404, f"Backend {backend!r} not found")
-    return backend if isinstance(backend, str) else None
+    return backend
 
 
 @routes.post("/_local/pause")

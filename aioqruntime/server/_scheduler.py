@@ -10,9 +10,11 @@ Policy, per backend (``lanes`` jobs at a time, 1 by default, like a real device)
 A session's clocks use wall time (they must survive a restart): it becomes ``active`` when its
 first job starts, ``inactive`` when ``interactive_ttl`` passes with none of its jobs running or
 queued, and ``closed`` at ``max_ttl`` after activation (its queued jobs are cancelled, running ones
-finish). One dispatcher task and one timekeeper task live in the server's task supervisor; each job
-runs in its own task there, holding a cancel scope so that ``POST /jobs/{id}/cancel`` and the
-maximum execution time can stop it.
+finish). A session into which no job was submitted for ``session_idle_timeout`` (30 min by default,
+counted from creation or the last submission) stops accepting jobs and closes once its jobs are
+done, like a ``PATCH accepting_jobs=false``. One dispatcher task and one timekeeper task live in
+the server's task supervisor; each job runs in its own task there, holding a cancel scope so that
+``POST /jobs/{id}/cancel`` and the maximum execution time can stop it.
 """
 
 from __future__ import annotations
@@ -293,6 +295,10 @@ class Scheduler:
         out: list[tuple[datetime, Any]] = []
         if session.activated_at is not None:
             out.append((session.activated_at + timedelta(seconds=session.max_ttl), self._expire))
+        idle_timeout = self.config.session_idle_timeout
+        if idle_timeout is not None and session.accepting_jobs:
+            submitted = session.last_job_submitted or session.created
+            out.append((submitted + timedelta(seconds=idle_timeout), self._idle_close))
         if session.state is SessionState.ACTIVE and not self.store.session_jobs(session.id, _Q, _R):
             idle_since = session.last_job_completed or session.activated_at or session.created
             out.append((idle_since + timedelta(seconds=session.interactive_ttl), self._deactivate))
@@ -300,6 +306,16 @@ class Scheduler:
 
     def _deactivate(self, session: SessionRecord) -> None:
         self.store.move_session(session, SessionState.INACTIVE, "interactive TTL expired")
+
+    def _idle_close(self, session: SessionRecord) -> None:
+        """No job submitted for ``session_idle_timeout``: close it as ``PATCH`` would."""
+        if session.closed or not session.accepting_jobs:
+            return
+        session.accepting_jobs = False
+        session.state_reason = "no job submitted within the idle timeout"
+        self.store.save_session(session)
+        self.store.changed("session_idle", session.id, session.state_reason)
+        self.store.finish_session_if_drained(session)
 
     def _expire(self, session: SessionRecord) -> None:
         if session.closed:

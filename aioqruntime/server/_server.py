@@ -16,7 +16,7 @@ import anyio
 from aiohttp import web
 
 from aioqruntime.protocol._states import ServerJobState, SessionState
-from aioqruntime.server._app import build_app
+from aioqruntime.server._app import JsonErrorsRunner, build_app
 from aioqruntime.server._auth import Authenticator
 from aioqruntime.server._config import ServerConfig
 from aioqruntime.server._context import RequestRecord, ServerContext
@@ -187,7 +187,7 @@ class LocalRuntimeServer:
                 limiter=limiter,
                 request_log=deque(maxlen=config.request_log_size),
             )
-            runner = web.AppRunner(build_app(context), handle_signals=False, access_log=None)
+            runner = JsonErrorsRunner(build_app(context), handle_signals=False, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
@@ -198,7 +198,13 @@ class LocalRuntimeServer:
             try:
                 scheduler.start(tasks)
                 yield
-            finally:
+            except BaseException:
+                # The body's own exception leaves as itself: a background task that crashed
+                # meanwhile was logged when it did, and must not replace (or wrap) it.
+                self._context = None
+                await tasks.aclose(raise_failures=False)
+                raise
+            else:
                 self._context = None
                 await tasks.aclose()
 

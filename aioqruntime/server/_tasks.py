@@ -46,8 +46,12 @@ class TaskSupervisor:
             logger.error("server task %s crashed", task.get_name(), exc_info=failure)
             self._failures.append(failure)
 
-    async def aclose(self) -> None:
-        """Cancel every task, wait for all of them, then raise what crashed (if anything)."""
+    async def aclose(self, *, raise_failures: bool = True) -> None:
+        """Cancel every task, wait for all of them, then raise what crashed (if anything).
+
+        With ``raise_failures=False`` (the server's body is already leaving with an exception)
+        crashes are not raised: each was logged when it happened.
+        """
         self._closed = True
         while self._tasks:
             pending = list(self._tasks)
@@ -57,6 +61,8 @@ class TaskSupervisor:
             await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
         if self._failures:
             failures, self._failures = self._failures, []
+            if not raise_failures:
+                return
             raise RuntimeError(
                 f"{len(failures)} local runtime server background task(s) failed"
             ) from failures[0]

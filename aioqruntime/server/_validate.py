@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aioqruntime._exceptions import CodecError
+from aioqruntime.server._config import DEFAULT_MAX_INFLATED_BYTES
 from aioqruntime.server._worker import (
     DEFAULT_SHOTS,
     estimator_default_precision,
@@ -35,9 +36,14 @@ def validate_params(
     target: Any,
     configuration: Mapping[str, Any],
     max_executions: int | None,
+    max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES,
 ) -> int:
-    """Check ``params`` for ``program_id`` on ``backend``; return the number of executions."""
+    """Check ``params`` for ``program_id`` on ``backend``; return the number of executions.
+
+    Compressed payloads (QPY, NPY) may together inflate to at most ``max_inflated_bytes``.
+    """
     from aioqruntime.codec import decode_estimator_params, decode_sampler_params
+    from aioqruntime.codec._binary import inflate_limit
 
     version = params.get("version", 2)
     if version != 2 or isinstance(version, bool):
@@ -49,10 +55,11 @@ def validate_params(
         raise JobValidationError("params.options: must be a JSON object")
     _check_options(program_id, options, params)
     try:
-        if program_id == "sampler":
-            pubs: list[Any] = list(decode_sampler_params(dict(params)))
-        else:
-            pubs = list(decode_estimator_params(dict(params)))
+        with inflate_limit(max_inflated_bytes, total=max_inflated_bytes):
+            if program_id == "sampler":
+                pubs: list[Any] = list(decode_sampler_params(dict(params)))
+            else:
+                pubs = list(decode_estimator_params(dict(params)))
     except CodecError as exc:
         where = "params" + (exc.path if exc.path.startswith("/") else f"/{exc.path}")
         raise JobValidationError(f"{where}: {exc}") from exc
