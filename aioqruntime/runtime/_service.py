@@ -50,6 +50,7 @@ from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
 from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
 from aioqruntime.runtime._watcher import JobWatcher
 from aioqruntime.transport import Transport, TransportConfig
+from aioqruntime.transport._client import warn_insecure
 
 __all__ = ["AsyncRuntimeService"]
 
@@ -112,6 +113,9 @@ class AsyncRuntimeService:
             transport_config = dataclasses.replace(
                 transport_config or TransportConfig(), verify=verify
             )
+        if transport_config is not None and transport_config.verify is False:
+            # Said here, where the caller asked for it (the transport says it again when opened).
+            warn_insecure(url or "the service", stacklevel=2)
         self._journal_path = Path(journal) if journal is not None else None
         self._live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] = (
             weakref.WeakValueDictionary()

@@ -49,7 +49,7 @@ from aioqruntime.transport._auth import IamAuth
 from aioqruntime.transport._config import TransportConfig
 from aioqruntime.transport._errors import TransportFailure, map_transport_errors
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "warn_insecure"]
 
 logger = logging.getLogger("aioqruntime.transport")
 
@@ -102,12 +102,7 @@ class Transport:
         self.counters: Counter[str] = Counter()
         verify = self.config.verify
         if verify is False:
-            message = (
-                "TLS certificate verification is turned off (verify=False): the connection to "
-                f"{_loggable(self.api_url)} can be read and altered by anyone on the path"
-            )
-            warnings.warn(message, InsecureTransportWarning, stacklevel=2)
-            logger.warning("%s", message)
+            warn_insecure(self.api_url, stacklevel=3)
         self._ssl: bool | ssl.SSLContext = (
             verify if isinstance(verify, ssl.SSLContext) else (bool(verify))
         )
@@ -226,7 +221,7 @@ class Transport:
                 if failure.sent and submit_tag is not None:
                     self.counters["ambiguous_submissions"] += 1
                     raise _ambiguous(error, submit_tag, method, url) from error
-                if should_retry(
+                if failure.retryable and should_retry(
                     self.retry,
                     attempt,
                     idempotent=repeatable,
@@ -327,6 +322,16 @@ class Transport:
             (anyio.current_time() - started) * 1000,
         )
         return response
+
+
+def warn_insecure(url: str, *, stacklevel: int = 2) -> None:
+    """Emit :class:`InsecureTransportWarning` and a WARNING log line for ``verify=False``."""
+    message = (
+        "TLS certificate verification is turned off (verify=False): the connection to "
+        f"{_loggable(url)} can be read and altered by anyone on the path"
+    )
+    warnings.warn(message, InsecureTransportWarning, stacklevel=stacklevel + 1)
+    logger.warning("%s", message)
 
 
 def _ambiguous(error: APIError, tag: str, method: str, url: str) -> AmbiguousSubmissionError:

@@ -17,13 +17,15 @@ class TransportFailure(Exception):
     """Internal: a failed exchange, classified for the retry loop.
 
     ``error`` is the public exception to raise (cause chained); ``sent`` says whether the request
-    may have reached the server, which decides whether a non-idempotent request may be repeated.
+    may have reached the server, which decides whether a non-idempotent request may be repeated;
+    ``retryable`` is false for failures that another attempt cannot fix (a rejected certificate).
     """
 
-    def __init__(self, error: APIConnectionError, *, sent: bool) -> None:
+    def __init__(self, error: APIConnectionError, *, sent: bool, retryable: bool = True) -> None:
         super().__init__(str(error))
         self.error = error
         self.sent = sent
+        self.retryable = retryable
 
 
 @contextmanager
@@ -41,7 +43,13 @@ def map_transport_errors(method: str, url: str) -> Iterator[None]:
         ) from exc
     except aiohttp.ClientConnectorCertificateError as exc:
         raise _failure(
-            APIConnectionError, "TLS certificate rejected", exc, method, url, sent=False
+            APIConnectionError,
+            "TLS certificate rejected",
+            exc,
+            method,
+            url,
+            sent=False,
+            retryable=False,
         ) from exc
     except aiohttp.ClientConnectorError as exc:
         # Refused, unreachable, DNS: the connection never opened, so the request was not sent.
@@ -67,8 +75,9 @@ def _failure(
     url: str,
     *,
     sent: bool,
+    retryable: bool = True,
 ) -> TransportFailure:
     detail = str(exc) or type(exc).__name__
     error = kind(f"{method} {url}: {what} ({detail})", method=method, url=url)
     error.__cause__ = exc
-    return TransportFailure(error, sent=sent)
+    return TransportFailure(error, sent=sent, retryable=retryable)
