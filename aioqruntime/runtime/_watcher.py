@@ -12,6 +12,10 @@ number of jobs:
    ``GET /jobs/{id}`` (at most :data:`MAX_SINGLE_GETS` per tick);
 3. each finished job costs one ``GET /jobs/{id}/results`` (for Completed, and for Failed to get the
    error text), decoded in a worker thread; then the job is settled and its callbacks are called.
+   A fetch that fails (after the transport's own retries) never settles the job with an error:
+   the job goes back to pending and its fetch is tried again at a later tick, no sooner than an
+   exponential backoff per job (the service's ``RetryPolicy``), for as long as the watcher runs.
+   The decoded result is kept on the job object for as long as it lives.
 
 Between ticks the watcher sleeps on an ``anyio.Event`` (set by each submission) for the delay of
 :class:`PollSchedule`, stretched so that requests per second stay under a ceiling.
@@ -42,6 +46,7 @@ from aioqruntime.protocol import (
     JobList,
     PollSchedule,
     ServerJobState,
+    backoff_ceiling,
     get_job,
     is_server_terminal,
     job_outcome,
@@ -97,6 +102,11 @@ class JobWatcher:
         self._running = False
         self._fetch_limiter = anyio.CapacityLimiter(RESULT_FETCH_CONCURRENCY)
         self._tick_done = anyio.Event()
+        # Outcome fetches that failed: per job, how many times, and not to retry before when.
+        self._fetch_failures: dict[str, int] = {}
+        self._retry_fetch_at: dict[str, float] = {}
+        #: Outcome fetches that failed and were put back for a later tick.
+        self.fetch_failures = 0
         #: Ticks run, status requests (list/get: what the rate ceiling bounds) and results
         #: fetches (one per finished job, whatever the cadence).
         self.ticks = 0
@@ -121,6 +131,8 @@ class JobWatcher:
         jobs = [*self._jobs.values(), *self._settling.values()]
         self._jobs.clear()
         self._settling.clear()
+        self._fetch_failures.clear()
+        self._retry_fetch_at.clear()
         self._idle.set()
         return [job for job in jobs if not job.done()]
 
@@ -156,6 +168,7 @@ class JobWatcher:
             "ticks": self.ticks,
             "requests": self.requests,
             "result_requests": self.result_requests,
+            "fetch_failures": self.fetch_failures,
         }
 
     async def wait_idle(self) -> None:
@@ -361,7 +374,10 @@ class JobWatcher:
         self._changes += 1
         group = self._settle_group
         assert group is not None
+        now = anyio.current_time()
         for item in finished:
+            if self._retry_fetch_at.get(item.id, now) > now:
+                continue  # its last fetch failed: back off (it stays pending meanwhile)
             job = self._jobs.pop(item.id, None)
             if job is not None:
                 self._settling[item.id] = job
@@ -372,12 +388,26 @@ class JobWatcher:
         try:
             result, error = await self._outcome(job, item)
         except APIError as exc:
-            # Transient: back to pending, the next tick tries again.
-            logger.warning("watcher %s: fetching job %s failed: %s", self.name, item.id, exc)
+            # Transient: back to pending; a later tick tries again, after a per-job backoff.
+            failures = self._fetch_failures.get(item.id, 0) + 1
+            self._fetch_failures[item.id] = failures
+            delay = backoff_ceiling(self._core.transport.retry, failures)
+            self._retry_fetch_at[item.id] = anyio.current_time() + delay
+            self.fetch_failures += 1
+            logger.warning(
+                "watcher %s: fetching job %s failed (%d times, next try in %.2fs): %s",
+                self.name,
+                item.id,
+                failures,
+                delay,
+                exc,
+            )
             if self._settling.pop(item.id, None) is not None:
                 self._jobs[item.id] = job
                 self._wake.set()  # the loop may be asleep with nothing left to poll
             return
+        self._fetch_failures.pop(item.id, None)
+        self._retry_fetch_at.pop(item.id, None)
         if self._settling.pop(item.id, None) is None:
             return  # released meanwhile
         self._fire(job.settle(result=result, error=error), job)
