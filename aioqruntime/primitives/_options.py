@@ -1,19 +1,23 @@
 """Primitive options as a plain nested dict, mapped onto the job body (protocol.md §3.3).
 
-Only what the user set is sent (the server applies its defaults). Top-level keys are checked, so a
-typo fails before anything is sent; nested groups are passed through for the server to validate.
+Only what the user set is sent (the server applies its defaults). Every name and value is checked
+against the option catalogue (:mod:`._schema`), nested groups included, so a typo or a value of
+the wrong type fails before anything is sent.
 """
 
 from __future__ import annotations
 
 import copy
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
 from aioqruntime._exceptions import InvalidInputError
+from aioqruntime.primitives._schema import ESTIMATOR_SCHEMA, SAMPLER_SCHEMA, check_options
+from aioqruntime.protocol import MAX_JOB_TAG_LENGTH, MAX_JOB_TAGS
 from aioqruntime.runtime._core import RuntimeOptions
 
-__all__ = ["ESTIMATOR_KEYS", "SAMPLER_KEYS", "split_options"]
+__all__ = ["ESTIMATOR_KEYS", "SAMPLER_KEYS", "check_tags", "split_options"]
 
 #: Groups copied into ``params.options`` (the official ``_get_program_inputs`` list).
 _PROGRAM_GROUPS: Final = (
@@ -55,10 +59,15 @@ def split_options(
 
     Extra params holds ``resilience_level`` (lifted to ``params``, estimator only).
     """
+    if options is not None and not isinstance(options, Mapping):
+        raise InvalidInputError(f"options must be a dict, got {type(options).__name__}")
     given = copy.deepcopy(dict(options or {}))
-    unknown = sorted(set(given) - allowed)
+    unknown = sorted(set(given) - allowed, key=str)
     if unknown:
         raise InvalidInputError(f"unknown {primitive} options: {unknown}; known: {sorted(allowed)}")
+    check_options(
+        given, ESTIMATOR_SCHEMA if primitive == "estimator" else SAMPLER_SCHEMA, primitive=primitive
+    )
     program: dict[str, Any] = {}
     for key in _PROGRAM_GROUPS:
         if key in given and given[key] is not None:
@@ -96,13 +105,44 @@ def split_options(
         raise InvalidInputError(f"unknown environment options: {unknown_env}")
     runtime = RuntimeOptions(
         log_level=environment.get("log_level"),
-        tags=tuple(environment.get("job_tags") or ()),
+        tags=check_tags(environment.get("job_tags")),
         max_execution_time=given.get("max_execution_time"),
         private=bool(environment.get("private", False)),
         image=image,
     )
     runtime.validate()
     return _drop_empty(program), extra, runtime
+
+
+def check_tags(tags: Any) -> tuple[str, ...]:
+    """Job tags as the service takes them: at most 8 strings of 1 to 86 characters of text.
+
+    Refused here: a single string (it would become one tag per letter), non-strings, and text
+    that is not valid Unicode (lone surrogates cannot be encoded as UTF-8) or holds control
+    characters (newlines, NUL...). Length counts characters (code points), as the service does.
+    """
+    if tags is None:
+        return ()
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
+        raise InvalidInputError(
+            f"options['environment']['job_tags'] must be a list of strings, got {tags!r:.80}"
+        )
+    if len(tags) > MAX_JOB_TAGS:
+        raise InvalidInputError(f"a job takes at most {MAX_JOB_TAGS} tags, got {len(tags)}")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag:
+            raise InvalidInputError(f"job tags must be non-empty strings, got {tag!r:.80}")
+        if len(tag) > MAX_JOB_TAG_LENGTH:
+            raise InvalidInputError(
+                f"job tags are at most {MAX_JOB_TAG_LENGTH} characters, got {len(tag)}: "
+                f"{tag[:20]!r}..."
+            )
+        bad = [c for c in tag if unicodedata.category(c) in ("Cc", "Cs")]
+        if bad:
+            raise InvalidInputError(
+                f"job tag {tag[:20]!r} holds a control character or a lone surrogate ({bad[0]!r})"
+            )
+    return tuple(tags)
 
 
 def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,12 +4,19 @@
 ``EstimatorPub.coerce``), checks them against the backend target, encodes them in a worker thread
 and submits one job; it returns as soon as the service has accepted it. ``await job`` gives a
 qiskit ``PrimitiveResult``. Any number of ``run()`` calls may be in flight at once.
+
+Everything that can be known locally is checked before any request is sent, each failure an
+:class:`InvalidInputError`: the options (names and types, nested too), the pubs' shapes (qiskit's
+coercion), finite parameter values, shots (positive ints, at most the backend's ``max_shots``),
+precision (positive and finite), the ISA check, and the encoded size against the service's
+50 MB job input limit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from aioqruntime._exceptions import InvalidInputError
 from aioqruntime.primitives._isa import check_isa
@@ -31,6 +38,8 @@ class _Primitive:
             raise InvalidInputError(
                 "mode must be an AsyncSession, an AsyncBatch or a backend from service.backend()"
             )
+        if options is not None and not isinstance(options, Mapping):
+            raise InvalidInputError(f"options must be a dict, got {type(options).__name__}")
         self._mode = mode
         self._options: dict[str, Any] = dict(options or {})
         # Fail on a bad option now rather than at the first run().
@@ -58,10 +67,18 @@ class _Primitive:
         target = backend.target
         for index, pub in enumerate(coerced):
             check_isa(pub.circuit, target, backend_name=backend.name, index=index)
+            _check_values(index, pub)
+            self._check_pub(index, pub, backend, program_options)
         mode = self._mode
         service = backend.service if isinstance(mode, ServiceBackend) else mode.service
         core = service._core_or_raise()
         encoded = await core.encode(encoder, coerced)
+        size = await core.encode(_encoded_size, encoded)
+        if size > MAX_JOB_INPUT_BYTES:
+            raise InvalidInputError(
+                f"the encoded pubs take about {size / 1e6:.1f} MB, more than the service's job "
+                f"input limit of {MAX_JOB_INPUT_BYTES / 1e6:g} MB; split them into several jobs"
+            )
         params: dict[str, Any] = {
             "pubs": encoded,
             "options": program_options,
@@ -70,6 +87,11 @@ class _Primitive:
             **extra,
         }
         return await self._dispatch(params, runtime)
+
+    def _check_pub(
+        self, index: int, pub: Any, backend: ServiceBackend, options: Mapping[str, Any]
+    ) -> None:
+        """Per-primitive checks of one coerced pub against the backend (no I/O)."""
 
     async def _dispatch(self, params: dict[str, Any], runtime: RuntimeOptions) -> AsyncRuntimeJob:
         mode = self._mode
@@ -100,11 +122,24 @@ class AsyncSampler(_Primitive):
 
         if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int)):
             raise InvalidInputError(f"shots must be an int, got {shots!r}")
-        try:
-            coerced = [SamplerPub.coerce(pub, shots) for pub in _as_list(pubs)]
-        except (ValueError, TypeError) as exc:
-            raise InvalidInputError(f"invalid sampler pub: {exc}") from exc
+        items = _as_list(pubs)
+        coerced = []
+        for index, pub in enumerate(items):
+            try:
+                coerced.append(SamplerPub.coerce(pub, shots))
+            except _COERCE_ERRORS as exc:
+                raise InvalidInputError(f"invalid sampler pub {index}: {exc}") from exc
         return await self._submit(coerced, encode_sampler_pubs)
+
+    def _check_pub(
+        self, index: int, pub: Any, backend: ServiceBackend, options: Mapping[str, Any]
+    ) -> None:
+        shots = pub.shots if pub.shots is not None else options.get("default_shots")
+        limit = backend.max_shots
+        if shots is not None and limit is not None and shots > limit:
+            raise InvalidInputError(
+                f"pub {index}: {shots} shots exceed the maximum of {backend.name} ({limit})"
+            )
 
 
 class AsyncEstimator(_Primitive):
@@ -119,10 +154,18 @@ class AsyncEstimator(_Primitive):
 
         from aioqruntime.codec import encode_estimator_pubs
 
-        try:
-            coerced = [EstimatorPub.coerce(pub, precision) for pub in _as_list(pubs)]
-        except (ValueError, TypeError) as exc:
-            raise InvalidInputError(f"invalid estimator pub: {exc}") from exc
+        if precision is not None:
+            _check_precision(precision, "precision")
+        items = _as_list(pubs)
+        coerced = []
+        for index, pub in enumerate(items):
+            try:
+                coerced.append(EstimatorPub.coerce(pub, precision))
+            except _COERCE_ERRORS as exc:
+                raise InvalidInputError(f"invalid estimator pub {index}: {exc}") from exc
+        for index, pub in enumerate(coerced):
+            if pub.precision is not None:
+                _check_precision(pub.precision, f"pub {index}: precision")
         return await self._submit(coerced, encode_estimator_pubs)
 
 
@@ -131,7 +174,66 @@ def _as_list(pubs: Iterable[Any]) -> list[Any]:
 
     if isinstance(pubs, QuantumCircuit):
         raise InvalidInputError("run() takes a list of pubs: pass [circuit], not circuit")
-    items = list(pubs)
+    try:
+        items = list(pubs)
+    except TypeError as exc:
+        raise InvalidInputError(f"run() takes a list of pubs, got {type(pubs).__name__}") from exc
     if not items:
         raise InvalidInputError("run() needs at least one pub")
     return items
+
+
+#: The service refuses job inputs above 50 MB (protocol.md §9): checked before sending.
+MAX_JOB_INPUT_BYTES: Final = 50_000_000
+
+#: What qiskit's pub coercion raises for input of the wrong shape or type.
+_COERCE_ERRORS = (ValueError, TypeError, AttributeError, IndexError, KeyError)
+
+
+def _check_precision(value: Any, what: str) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidInputError(f"{what} must be a finite number > 0, got {value!r}")
+
+
+def _check_values(index: int, pub: Any) -> None:
+    """Parameter values must be finite numbers (NaN or infinity cannot be bound)."""
+    import numpy as np
+
+    for names, values in pub.parameter_values.data.items():
+        array = np.asarray(values)
+        if array.dtype.kind not in "biuf":
+            raise InvalidInputError(
+                f"pub {index}: values of parameters {list(names)[:3]} must be real numbers, "
+                f"got dtype {array.dtype}"
+            )
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise InvalidInputError(
+                f"pub {index}: values of parameters {list(names)[:3]} must be finite "
+                "(got NaN or infinity)"
+            )
+
+
+def _encoded_size(node: Any) -> int:
+    """About how many bytes ``node`` (encoded pubs: lists, dicts, strings...) takes as JSON."""
+    total = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 2
+        elif isinstance(item, Mapping):
+            total += 2
+            for key, value in item.items():
+                total += len(str(key)) + 4
+                stack.append(value)
+        elif isinstance(item, (list, tuple)):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 24
+    return total
