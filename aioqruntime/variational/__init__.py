@@ -1,0 +1,27 @@
+"""Variational loops: evaluators that coalesce concurrent evaluations into broadcast jobs.
+
+``async with EstimatorEvaluator(session, circuit, observable) as ev:`` then any number of
+concurrent ``await ev.evaluate(params)`` calls (from an optimizer, a gradient, a population)
+travel as one job whose PUB carries all their parameter points; each caller gets its own value.
+:func:`spsa` evaluates each iteration's points concurrently, so one iteration is one job.
+"""
+
+from __future__ import annotations
+
+from aioqruntime.variational._coalescer import EvaluatorClosedError, EvaluatorStatistics
+from aioqruntime.variational._estimator import EstimatorEvaluator, Expectation
+from aioqruntime.variational._sampler import SamplerEvaluator
+from aioqruntime.variational._spsa import SPSAResult, gather, spsa
+from aioqruntime.variational._threaded import threaded_objective
+
+__all__ = [
+    "EstimatorEvaluator",
+    "EvaluatorClosedError",
+    "EvaluatorStatistics",
+    "Expectation",
+    "SPSAResult",
+    "SamplerEvaluator",
+    "gather",
+    "spsa",
+    "threaded_objective",
+]
