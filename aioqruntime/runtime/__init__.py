@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from aioqruntime.runtime._as_completed import as_completed
 from aioqruntime.runtime._backend import ServiceBackend
+from aioqruntime.runtime._core import job_label
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+from aioqruntime.runtime._journal import JournalEntry, JournalSession
 from aioqruntime.runtime._service import AsyncRuntimeService
 from aioqruntime.runtime._session import AsyncBatch, AsyncSession
 
@@ -17,6 +19,9 @@ __all__ = [
     "AsyncRuntimeService",
     "AsyncSession",
     "DoneCallback",
+    "JournalEntry",
+    "JournalSession",
     "ServiceBackend",
     "as_completed",
+    "job_label",
 ]

@@ -98,14 +98,14 @@ async def test_chaos_500_jobs_nothing_lost_nothing_duplicated(tmp_path: Path) ->
     proxy_counts: dict[str, int] = {}
     retry = RetryPolicy(max_attempts=10, initial=0.01, max_delay=0.2, max_retry_after=0.05)
     transport_config = TransportConfig(
-        timeouts=Timeouts(submit=2.0, submit_grace=1.0, read=10.0, connect=2.0)
+        timeouts=Timeouts(submit=5.0, submit_grace=5.0, read=10.0, connect=2.0)
     )
 
     async with anyio.create_task_group() as servers_group:
         servers_group.start_soon(run_servers)
         await up.wait()
         async with (
-            LossyProxy(f"http://127.0.0.1:{port}", lose=0.05, hold=2.5, seed=5) as proxy,
+            LossyProxy(f"http://127.0.0.1:{port}", lose=0.05, hold=5.5, seed=5) as proxy,
             AsyncRuntimeService(
                 token=KEY,
                 instance=servers[0].instance,

@@ -82,11 +82,13 @@ async def test_seeded_500_and_drops_on_post_give_exactly_one_job_per_run() -> No
         assert stats["reconciled"] == 0  # these faults strike before the job is created
 
 
-@pytest.mark.parametrize("hold", [None, 0.3], ids=["dropped-answer", "held-past-timeout"])
+@pytest.mark.parametrize("hold", [None, 1.5], ids=["dropped-answer", "held-past-timeout"])
 async def test_lost_answers_are_found_by_tag_not_resubmitted(hold: float | None) -> None:
-    # The job is created, its answer lost (dropped, or held past the 0.1 s submit timeout):
-    # the lookup finds the job by its tag and nothing is sent again.
-    config = TransportConfig(timeouts=Timeouts(submit=0.1, submit_grace=0.05))
+    # The job is created, its answer lost (dropped, or held past the 1 s submit timeout): the
+    # lookup after the grace finds the job by its tag and nothing is sent again. (The grace must
+    # cover how long a request the client gave up on may still be processed: the proxy goes on
+    # forwarding it, so on a loaded machine that is not instantaneous.)
+    config = TransportConfig(timeouts=Timeouts(submit=1.0, submit_grace=1.0))
     async with (
         LocalRuntimeServer(config=ServerConfig(workers=0)) as server,
         LossyProxy(server.url, lose=0.5, hold=hold, seed=3) as proxy,
@@ -108,9 +110,10 @@ async def test_lost_answers_are_found_by_tag_not_resubmitted(hold: float | None)
         assert lost > 0
         assert len(api_requests(server, "POST", "/jobs")) == 16
         stats = service.statistics()
-        assert stats["reconciled"] == lost
+        # A slow answer on a loaded machine may time out too: also reconciled, never resent.
+        assert stats["reconciled"] >= lost
         assert stats["resubmitted"] == 0
-        assert stats["ambiguous_submissions"] == lost
+        assert stats["ambiguous_submissions"] == stats["reconciled"]
 
 
 async def test_server_latency_past_the_client_timeout_never_duplicates() -> None:
