@@ -138,6 +138,13 @@ def add_service_commands(sub: Any) -> None:
         "--tag", action="append", default=None, help="only jobs with this tag (repeatable)"
     )
     jobs.add_argument("--program", default=None, help="only this program: sampler or estimator")
+    jobs.add_argument(
+        "--resume",
+        metavar="JOURNAL",
+        default=None,
+        help="re-attach to every unfinished job recorded in this journal file (written by "
+        "AsyncRuntimeService(journal=...)), wait for them and show their outcomes",
+    )
 
     job = add("job", "show one job: status and result summary", _job)
     job.add_argument("job_id", metavar="ID", help="the job id")
@@ -211,7 +218,7 @@ def resolve_connection(
     return Connection(url=api_url(url) if url else None, token=token, instance=instance)
 
 
-def _open_service(connection: Connection) -> AsyncRuntimeService:
+def _open_service(connection: Connection, journal: str | None = None) -> AsyncRuntimeService:
     from aioqruntime.protocol import RetryPolicy
     from aioqruntime.runtime import AsyncRuntimeService
 
@@ -219,6 +226,7 @@ def _open_service(connection: Connection) -> AsyncRuntimeService:
         token=connection.token,
         instance=connection.instance,
         url=connection.url,
+        journal=journal,
         retry=RetryPolicy(max_attempts=_CLI_RETRY_ATTEMPTS, max_delay=1.0),
         # Nothing is submitted from here: no client-side pacing.
         submissions_per_minute=None,
@@ -237,6 +245,10 @@ def run_service_command(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     try:
         connection = resolve_connection(args)
+        journal = getattr(args, "resume", None)
+        # The journal is opened (and would be created) by the service: refuse a mistyped path.
+        if journal is not None and not os.path.isfile(journal):
+            raise CliError(f"no journal file at {journal!r}", EXIT_USAGE)
         result: int = anyio.run(_run, args, connection)
     except KeyboardInterrupt:
         _echo("\ninterrupted", sys.stderr)
@@ -263,7 +275,7 @@ def _configure_logging(verbosity: int) -> None:
 
 async def _run(args: argparse.Namespace, connection: Connection) -> int:
     command: _Command = args.service_command
-    async with _open_service(connection) as service:
+    async with _open_service(connection, getattr(args, "resume", None)) as service:
         return await command(service, args, sys.stdout)
 
 
@@ -382,6 +394,8 @@ async def _backends(service: AsyncRuntimeService, args: argparse.Namespace, out:
 
 
 async def _jobs(service: AsyncRuntimeService, args: argparse.Namespace, out: TextIO) -> int:
+    if args.resume is not None:
+        return await _resume(service, args, out)
     pending = True if args.pending else (False if args.done else None)
     jobs = await service.jobs(
         limit=args.limit,
@@ -411,6 +425,33 @@ async def _jobs(service: AsyncRuntimeService, args: argparse.Namespace, out: Tex
     ]
     _table(rows, ["JOB ID", "STATUS", "PROGRAM", "BACKEND", "SESSION", "CREATED", "TAGS"], out)
     return EXIT_OK
+
+
+async def _resume(service: AsyncRuntimeService, args: argparse.Namespace, out: TextIO) -> int:
+    """Re-attach to the journal's unfinished jobs and report each outcome as it arrives."""
+    from aioqruntime.runtime import as_completed
+
+    jobs = await service.resume()
+    if not jobs:
+        _echo("nothing to resume: every journaled job has been delivered", out)
+        return EXIT_OK
+    _echo(f"resuming {len(jobs)} job(s)", sys.stderr)
+    failed = 0
+    rows: list[list[str]] = []
+    records: list[dict[str, Any]] = []
+    async for job in as_completed(jobs):
+        error = job.exception()
+        failed += error is not None
+        record = {**_job_header(job), "label": job.label, "error": str(error) if error else None}
+        records.append(record)
+        rows.append(
+            [job.job_id(), _status_text(job.status()), job.label or "-", record["error"] or "-"]
+        )
+    if args.json:
+        _dump_json(records, out)
+    else:
+        _table(rows, ["JOB ID", "STATUS", "LABEL", "ERROR"], out)
+    return EXIT_JOB_FAILED if failed else EXIT_OK
 
 
 def _job_header(job: AsyncRuntimeJob) -> dict[str, Any]:

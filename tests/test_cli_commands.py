@@ -338,3 +338,49 @@ def test_environment_variables_are_the_default_server() -> None:
 )
 def test_url_without_path_means_api_v1(given: str, expected: str) -> None:
     assert api_url(given) == expected
+
+
+async def test_jobs_resume_reattaches_to_journaled_jobs(
+    capsys: pytest.CaptureFixture[str], tmp_path: os.PathLike[str]
+) -> None:
+    journal = os.path.join(tmp_path, "journal.sqlite")
+    with anyio.fail_after(120):
+        async with LocalRuntimeServer(config=ServerConfig(workers=0)) as server:
+            server.pause()
+            # A first "process" submits with the journal on and goes away before the results.
+            async with AsyncRuntimeService(
+                token=server.token,
+                instance=server.instance,
+                url=server.api_url,
+                submissions_per_minute=None,
+                journal=journal,
+            ) as service:
+                backend = await service.backend("ibm_local5")
+                sampler = AsyncSampler(backend)
+                submitted = [(await sampler.run([x_on([k])], shots=10)).job_id() for k in (0, 1)]
+            server.resume()
+            code, out, err = await run_cli(
+                capsys, "jobs", "--resume", journal, "--json", *server_args(server)
+            )
+            assert code == 0, err
+            records = json.loads(out)
+            assert sorted(r["job_id"] for r in records) == sorted(submitted)
+            assert {r["status"] for r in records} == {"DONE"}
+            assert all(r["error"] is None for r in records)
+            # Everything was delivered: a second resume has nothing left to do.
+            code, out, err = await run_cli(
+                capsys, "jobs", "--resume", journal, *server_args(server)
+            )
+            assert code == 0, err
+            assert "nothing to resume" in out
+
+
+async def test_jobs_resume_without_a_journal_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: os.PathLike[str]
+) -> None:
+    missing = os.path.join(tmp_path, "absent.sqlite")
+    code, _, err = await run_cli(
+        capsys, "jobs", "--resume", missing, "--url", "http://127.0.0.1:9", "--token", "k"
+    )
+    assert code == 2
+    assert "no journal file" in err
