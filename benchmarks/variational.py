@@ -1,0 +1,343 @@
+"""50 SPSA iterations of a 4-qubit VQE under the service's 5-submissions-per-minute limit.
+
+Compares aioqruntime (an ``EstimatorEvaluator``: each SPSA iteration's two perturbed points are
+one job, so 50 iterations + the final point = 51 jobs) with the official qiskit-ibm-runtime client
+used as its documentation shows (``EstimatorV2`` in a ``Session``, ``run`` then ``result`` per
+evaluation: 2 jobs per iteration + the final point = 101 jobs). Same SPSA, same seed, same points.
+
+Time scale: the local server's limit is a sliding 60 s window of ``rate_limit_per_minute``
+submissions and ``ServerConfig`` has no knob for the window, so this script shortens the window
+of the server's limiter (module constant, in this process only) to ``60 / scale`` seconds: IBM's
+5 per minute becomes 5 per ``60 / scale`` s. Both clients space their submissions the same way,
+just under the scaled rate (95 %). The official client does not pace and answers a 429 with
+``IBMRuntimeError`` (no retry), so its submissions go through a small pacer (plus a retry on
+429): the least a user of it must add. Ours goes through the same pacing (``PacedEstimator``),
+because the service's built-in pacing allows bursts of ``int(per_minute)`` submissions, which
+a sliding window refuses at a scaled rate.
+
+    python benchmarks/variational.py [--iterations 50] [--scale 30]
+
+Loopback only: the server runs in a background thread; the official client is pointed at it by
+configuration (official-client.md §2), and any non-loopback connection or lookup is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterVector
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
+
+import aioqruntime.server._limits as server_limits
+from aioqruntime import AsyncEstimator, AsyncRuntimeService, AsyncSession
+from aioqruntime.server import LocalRuntimeServer, ServerConfig
+from aioqruntime.variational import EstimatorEvaluator, spsa
+
+BACKEND = "ibm_local5"
+QUBITS = 4
+PRECISION = 0.01
+SEED = 11
+SPSA_GAINS = {"learning_rate": 0.2, "perturbation": 0.15, "alpha": 0.602, "gamma": 0.101}
+IBM_PER_MINUTE = 5
+#: Both clients pace at 95 % of the limit: at exactly the limit, jitter between client and server
+#: clocks makes a sixth submission land inside the window now and then (a 429 and a retry).
+PACING = 0.95 * IBM_PER_MINUTE
+
+
+def hamiltonian() -> SparsePauliOp:
+    """Transverse-field Ising chain, h = 1 (open boundary)."""
+    zz = [("ZZ", [i, i + 1], 1.0) for i in range(QUBITS - 1)]
+    x = [("X", [i], 1.0) for i in range(QUBITS)]
+    return SparsePauliOp.from_sparse_list(zz + x, num_qubits=QUBITS)
+
+
+def ansatz(reps: int = 2) -> QuantumCircuit:
+    """Hardware-efficient: RY layer, then (CX chain, RY layer) ``reps`` times."""
+    theta = iter(ParameterVector("θ", QUBITS * (reps + 1)))
+    circuit = QuantumCircuit(QUBITS)
+    for q in range(QUBITS):
+        circuit.ry(next(theta), q)
+    for _ in range(reps):
+        for q in range(QUBITS - 1):
+            circuit.cx(q, q + 1)
+        for q in range(QUBITS):
+            circuit.ry(next(theta), q)
+    return circuit
+
+
+@dataclass
+class Run:
+    name: str
+    energy: float
+    jobs: int
+    seconds: float
+    requests: int
+    rejected: int  # 429 answers to POST /jobs
+
+
+def count(server: LocalRuntimeServer, since: int) -> tuple[int, int, int]:
+    """Jobs accepted, all requests and 429-rejected submissions since log index ``since``."""
+    records = list(server.request_log)[since:]
+    posts = [r for r in records if r.method == "POST" and r.path.endswith("/jobs")]
+    return (
+        sum(1 for r in posts if r.status < 300),
+        len(records),
+        sum(1 for r in posts if r.status == 429),
+    )
+
+
+# --- ours ---------------------------------------------------------------------------------------
+
+
+async def run_ours(server: LocalRuntimeServer, iterations: int, scale: float) -> Run:
+    async with AsyncRuntimeService(
+        token=server.token,
+        instance=server.instance,
+        url=server.api_url,
+        # The service's own pacing bursts up to int(per_minute) submissions, more than a sliding
+        # window admits at a scaled rate: pace like the official run instead (PacedEstimator).
+        submissions_per_minute=None,
+    ) as service:
+        backend = await service.backend(BACKEND)
+        circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
+        observable = hamiltonian().apply_layout(circuit.layout)
+        x0 = np.random.default_rng(SEED).uniform(-0.5, 0.5, circuit.num_parameters)
+        since = len(server.request_log)
+        started = time.perf_counter()
+        async with (
+            AsyncSession(backend, max_time="1h") as session,
+            EstimatorEvaluator(
+                PacedEstimator(session, interval=60.0 / scale / PACING),
+                circuit,
+                observable,
+                precision=PRECISION,
+            ) as ev,
+        ):
+            result = await spsa(
+                ev.evaluate, x0, maxiter=iterations, track=False, seed=SEED, **SPSA_GAINS
+            )
+        seconds = time.perf_counter() - started
+    jobs, requests, rejected = count(server, since)
+    assert jobs == ev.statistics().jobs_submitted
+    return Run("aioqruntime (coalesced)", result.fun, jobs, seconds, requests, rejected)
+
+
+class PacedEstimator(AsyncEstimator):
+    """Submissions spaced ``interval`` apart, as :class:`Pacer` does for the official client."""
+
+    def __init__(self, mode: Any, *, interval: float) -> None:
+        super().__init__(mode)
+        self.interval = interval
+        self.last = -float("inf")
+        self.lock = anyio.Lock()
+
+    async def run(self, pubs: Any, *, precision: float | None = None) -> Any:
+        async with self.lock:
+            await anyio.sleep(max(0.0, self.last + self.interval - time.monotonic()))
+            self.last = time.monotonic()
+        return await super().run(pubs, precision=precision)
+
+
+# --- the official client -----------------------------------------------------------------------
+
+
+def run_official(server: LocalRuntimeServer, iterations: int, scale: float) -> Run:
+    from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, Session
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    with official_environment(server):
+        service = QiskitRuntimeService(
+            channel="ibm_quantum_platform",
+            token=server.token,
+            instance=server.instance,
+            url=server.url + "/experimental/api/v1",
+        )
+        backend = service.backend(BACKEND)
+        circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
+        observable = hamiltonian().apply_layout(circuit.layout)
+        x = np.random.default_rng(SEED).uniform(-0.5, 0.5, circuit.num_parameters)
+        rng = np.random.default_rng(SEED)
+        since = len(server.request_log)
+        started = time.perf_counter()
+        submit = Pacer(interval=60.0 / scale / PACING)
+        with Session(backend=backend) as session:
+            estimator = EstimatorV2(mode=session)
+
+            def energy(point: np.ndarray) -> float:
+                job = submit(
+                    lambda: estimator.run([(circuit, observable, point)], precision=PRECISION)
+                )
+                return float(job.result()[0].data.evs)
+
+            # The same SPSA as aioqruntime.variational.spsa(track=False, resamplings=1).
+            a, c = SPSA_GAINS["learning_rate"], SPSA_GAINS["perturbation"]
+            stability = 0.1 * iterations
+            for k in range(iterations):
+                gain = a / (k + 1 + stability) ** SPSA_GAINS["alpha"]
+                spread = c / (k + 1) ** SPSA_GAINS["gamma"]
+                delta = rng.choice([-1.0, 1.0], size=(1, x.size))[0]
+                plus, minus = energy(x + spread * delta), energy(x - spread * delta)
+                x = x - gain * (plus - minus) / (2 * spread) * delta
+            final = energy(x)
+        seconds = time.perf_counter() - started
+    jobs, requests, rejected = count(server, since)
+    return Run("official (documented, 1 job/eval)", final, jobs, seconds, requests, rejected)
+
+
+class Pacer:
+    """What a user of the official client must add: it neither paces nor retries a 429.
+
+    Submissions are spaced ``interval`` apart (the scaled 5/min, as our client paces itself);
+    a 429 that still happens is retried after another interval.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last = -float("inf")
+
+    def __call__(self, submit: Callable[[], Any]) -> Any:
+        from qiskit_ibm_runtime.exceptions import IBMRuntimeError
+
+        while True:
+            time.sleep(max(0.0, self.last + self.interval - time.monotonic()))
+            self.last = time.monotonic()
+            try:
+                return submit()
+            except IBMRuntimeError as exc:
+                if "429" not in str(exc):
+                    raise
+
+
+@contextmanager
+def official_environment(server: LocalRuntimeServer) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in ("IAM_URL", "QISKIT_FUNCTIONS_EXPERIMENTAL")}
+    os.environ["IAM_URL"] = server.url
+    os.environ["QISKIT_FUNCTIONS_EXPERIMENTAL"] = "1"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# --- loopback guard and driver ------------------------------------------------------------------
+
+
+def _is_loopback(host: Any) -> bool:
+    if host in ("localhost", None):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_non_loopback() -> None:
+    """A wrong configuration fails loudly here instead of contacting any other host."""
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_loopback(host):
+            raise OSError(f"benchmark: refusing to resolve non-loopback host {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and not _is_loopback(address[0]):
+            raise OSError(f"benchmark: refusing to connect to {address!r}")
+        return real_connect(self, address)
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+
+@contextmanager
+def server_in_background(scale: float) -> Iterator[LocalRuntimeServer]:
+    # ServerConfig only has a per-minute limit over a fixed 60 s window: scale the window.
+    server_limits._WINDOW = 60.0 / scale
+    config = ServerConfig(rate_limit_per_minute=IBM_PER_MINUTE)
+    with (
+        anyio.from_thread.start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(LocalRuntimeServer(config=config)) as server,
+    ):
+        portal.call(warm_up, server)
+        yield server
+
+
+async def warm_up(server: LocalRuntimeServer) -> None:
+    """One job first, so that no measured run pays the worker process start-up."""
+    async with AsyncRuntimeService(
+        token=server.token, instance=server.instance, url=server.api_url
+    ) as service:
+        backend = await service.backend(BACKEND)
+        circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
+        observable = hamiltonian().apply_layout(circuit.layout)
+        await (await AsyncEstimator(backend).run([(circuit, observable, np.zeros(12))]))
+
+
+def report(runs: list[Run], iterations: int, scale: float) -> None:
+    exact = float(np.linalg.eigvalsh(hamiltonian().to_matrix()).min())
+    window = 60.0 / scale
+    print()
+    print(f"VQE, 4-qubit TFIM (exact ground energy {exact:+.4f}), {iterations} SPSA iterations")
+    print(
+        f"server limit: {IBM_PER_MINUTE} submissions per {window:g} s sliding window "
+        f"= IBM's {IBM_PER_MINUTE}/min at {scale:g}x time scale"
+    )
+    header = (
+        f"{'client':36} {'jobs':>5} {'wall s':>8} {'= real min':>10} {'requests':>9}"
+        f" {'429s':>5} {'energy':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in runs:
+        print(
+            f"{r.name:36} {r.jobs:5d} {r.seconds:8.2f} {r.seconds * scale / 60:10.1f}"
+            f" {r.requests:9d} {r.rejected:5d} {r.energy:+8.4f}"
+        )
+    ours, official = runs
+    print()
+    print(
+        f"official / ours: jobs x{official.jobs / ours.jobs:.2f}, "
+        f"wall time x{official.seconds / ours.seconds:.2f}, "
+        f"requests x{official.requests / ours.requests:.2f}"
+    )
+    print(
+        f"('= real min': wall time x {scale:g} / 60, the minutes the run would take at the real "
+        f"rate limit if the rest of the work scaled likewise)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--scale", type=float, default=30.0)
+    args = parser.parse_args()
+    refuse_non_loopback()
+    with server_in_background(args.scale) as server:
+        print(f"server at {server.url}; {args.iterations} iterations, time scale {args.scale:g}x")
+        ours = anyio.run(run_ours, server, args.iterations, args.scale)
+        print(f"  ours: {ours.jobs} jobs, {ours.seconds:.1f} s")
+        official = run_official(server, args.iterations, args.scale)
+        print(f"  official: {official.jobs} jobs, {official.seconds:.1f} s")
+    report([ours, official], args.iterations, args.scale)
+
+
+if __name__ == "__main__":  # the local server starts spawn worker processes
+    main()
