@@ -1,8 +1,9 @@
 """``aioqruntime demo``: the README's main command.
 
 Starts the embedded local runtime server (no IBM account needed), runs the Bell example in a
-session, then a short VQE whose every SPSA iteration is a single estimator job carrying both
-perturbed parameter sets as one broadcast PUB. Prints a summary: counts, energy, jobs and time.
+session, then a short VQE: SPSA through the coalescing evaluator, so every iteration is a single
+estimator job carrying all of its parameter sets as one broadcast PUB. Prints a summary: counts,
+energy, jobs and time.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    import numpy as np
     from qiskit import QuantumCircuit
     from qiskit.quantum_info import SparsePauliOp
 
@@ -25,7 +25,7 @@ _H2_TERMS = [
     ("ZZ", -0.011280),
     ("XX", 0.180931),
 ]
-_SPSA_ITERATIONS = 30
+_SPSA_ITERATIONS = 40
 
 
 @dataclass
@@ -89,7 +89,8 @@ async def _run() -> dict[str, Any]:
     import numpy as np
     from qiskit.transpiler import generate_preset_pass_manager
 
-    from aioqruntime import AsyncEstimator, AsyncRuntimeService, AsyncSampler, AsyncSession
+    from aioqruntime import AsyncRuntimeService, AsyncSampler, AsyncSession
+    from aioqruntime.variational import EstimatorEvaluator, spsa
 
     started = time.perf_counter()
     jobs = 0
@@ -106,26 +107,23 @@ async def _run() -> dict[str, Any]:
             jobs += 1
             counts = (await bell_job)[0].data.meas.get_counts()
 
-            estimator = AsyncEstimator(mode=session)
-            rng = np.random.default_rng(7)
-            theta = rng.uniform(-np.pi, np.pi, size=ansatz.num_parameters)
             progress = _Progress(total=_SPSA_ITERATIONS, label="VQE (SPSA)")
-            energy = float("nan")
-            for k in range(_SPSA_ITERATIONS):
-                gain = 1.0 / (k + 1 + 3) ** 0.602
-                spread = 0.2 / (k + 1) ** 0.101
-                delta = rng.choice([-1.0, 1.0], size=theta.shape)
-                # Both perturbed points (and the current one) travel as one broadcast PUB.
-                points = np.stack([theta + spread * delta, theta - spread * delta, theta])
-                job = await estimator.run([(ansatz, observable, points)], precision=0.01)
-                jobs += 1
-                values = _expectations(await job)
-                energy = float(values[2])
-                theta = theta - gain * (values[0] - values[1]) / (2 * spread) * delta
-                progress.advance(f"E={energy:+.4f}")
-            job_final = await estimator.run([(ansatz, observable, theta)], precision=0.005)
-            jobs += 1
-            energy = float(_expectations(await job_final))
+            x0 = np.random.default_rng(7).uniform(-np.pi, np.pi, size=ansatz.num_parameters)
+            # Each SPSA iteration's points are evaluated concurrently; the evaluator coalesces
+            # them into one job whose PUB carries a broadcast parameter array.
+            async with EstimatorEvaluator(session, ansatz, observable, precision=0.01) as ev:
+                found = await spsa(
+                    ev.evaluate,
+                    x0,
+                    maxiter=_SPSA_ITERATIONS,
+                    learning_rate=0.6,
+                    perturbation=0.15,
+                    resamplings=2,
+                    seed=7,
+                    callback=lambda _k, _x, value: progress.advance(f"E={value:+.4f}"),
+                )
+            jobs += ev.statistics().jobs_submitted
+            energy = float(found.fun)
 
     return {
         "backend": backend.name,
@@ -135,12 +133,6 @@ async def _run() -> dict[str, Any]:
         "jobs": jobs,
         "seconds": time.perf_counter() - started,
     }
-
-
-def _expectations(result: Any) -> np.ndarray[Any, Any]:
-    import numpy as np
-
-    return np.asarray(result[0].data.evs)
 
 
 def main() -> int:
