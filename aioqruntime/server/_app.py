@@ -3,13 +3,21 @@
 Middlewares, outermost first:
 
 1. ``record``: appends every request to ``server.request_log`` (method, path, query, status,
-   instance) — also the ones that fail or are dropped;
-2. ``inject_faults``: latency / 5xx / 429 / dropped connection per route (``_faults``);
+   instance) — also the ones that fail or are dropped — and registers the handler as in flight
+   (shutdown cancels what is still running after a short grace);
+2. ``inject_faults``: decides a request's fault (``_faults``); an injected 4xx/5xx or ``drop``
+   is answered here (after the rule's latency) without running the handler; ``drop_after`` runs
+   the handler and then drops the connection instead of answering;
 3. ``errors``: turns :class:`ApiFailure` and aiohttp's own HTTP errors into the service's
-   ``ErrorContainer`` JSON, and any unexpected exception into a logged 500;
+   ``ErrorContainer`` JSON, a client that went away into a quiet DEBUG line, and any other
+   unexpected exception into a logged 500;
 4. ``authenticate``: every API and ``/_local`` route needs ``Bearer <jwt>`` or ``apikey <key>``;
 5. ``body_limit``: a declared ``Content-Length`` above ``max_body_bytes`` is refused with 413
-   before the body is read (a chunked body is cut off at the same size by aiohttp).
+   before the body is read (a chunked body is cut off at the same size by aiohttp);
+6. ``hold``: the latency of a request that goes on to its handler is waited here, *after* its
+   body was read: aiohttp fails every later read of a request whose client disconnected, so
+   reading first makes a held request behave like one whose answer was lost, never like one that
+   silently vanished.
 
 Requests that aiohttp refuses before any of this runs (a request line or header above 8190 bytes,
 a malformed HTTP message) get the same ``ErrorContainer`` body from :class:`_RequestHandler`,
@@ -22,6 +30,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 import anyio
 from aiohttp import web
@@ -38,6 +47,7 @@ from aioqruntime.server._context import (
     api_path,
 )
 from aioqruntime.server._errors import ApiFailure, error_response
+from aioqruntime.server._faults import retry_after_header
 
 __all__ = ["JsonErrorsRunner", "build_app"]
 
@@ -47,6 +57,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Without a configured limit, bodies up to this size are read (aiohttp's default is only 1 MiB).
 _UNLIMITED_BODY = 1 << 30
+#: Seconds of latency ``hold`` waits for a request (set by ``inject_faults``).
+_HOLD = web.RequestKey("aioqruntime_fault_hold", float)
 
 
 def _trace() -> str:
@@ -58,7 +70,8 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     status = 599  # stays if the connection is dropped or the handler is cancelled
     try:
-        response = await handler(request)
+        with ctx.inflight.handling():
+            response = await handler(request)
         status = response.status
         return response
     except web.HTTPException as exc:
@@ -84,24 +97,36 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     decision = ctx.faults.decide(request.method, api_path(request.path) or request.path)
     if decision is None:
         return await handler(request)
-    if decision.latency > 0:
-        await anyio.sleep(decision.latency)
-    if decision.drop:
-        if request.transport is not None:
-            request.transport.abort()  # no answer at all: the client sees a dropped connection
-        raise _Dropped()
-    if decision.status is not None:
+    status = decision.status
+    if decision.drop or status is not None:
+        # The handler never runs, so the wait cannot lose anything: wait here.
+        if decision.latency > 0:
+            await anyio.sleep(decision.latency)
+        if status is None:
+            _drop_connection(request)  # no answer at all: the client sees a dropped connection
         headers = {}
-        if decision.status in (429, 503):
-            headers["Retry-After"] = str(max(1, round(decision.retry_after)))
+        if status in (429, 503):
+            headers["Retry-After"] = retry_after_header(decision.retry_after)
         return error_response(
-            decision.status,
-            f"Injected fault: {decision.status}",
+            status,
+            f"Injected fault: {status}",
             trace=_trace(),
             code="injected_fault",
             headers=headers,
         )
-    return await handler(request)
+    if decision.latency > 0:
+        request[_HOLD] = decision.latency
+    response = await handler(request)
+    if decision.drop_after:
+        # The handler ran (a job was created...); its answer is lost on the way back.
+        _drop_connection(request)
+    return response
+
+
+def _drop_connection(request: web.Request) -> NoReturn:
+    if request.transport is not None:
+        request.transport.abort()
+    raise _Dropped()
 
 
 class _Dropped(web.HTTPException):
@@ -119,6 +144,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
     except _Dropped:
         raise
+    except ConnectionError:
+        # The client went away (aiohttp fails reads of a request whose connection was lost):
+        # nobody is left to answer, and it is not the server's fault.
+        logger.debug("client disconnected during %s %s", request.method, request.path)
+        _drop_connection(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -161,6 +191,27 @@ async def body_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     if limit is not None and (request.content_length or 0) > limit:
         raise ApiFailure(413, f"Request body larger than {limit} bytes")
     return await handler(request)
+
+
+@web.middleware
+async def hold(request: web.Request, handler: Handler) -> web.StreamResponse:
+    delay = request.get(_HOLD)
+    if delay:
+        await _read_body(request)
+        with request.app[CONTEXT].inflight.holding():
+            await anyio.sleep(delay)
+    return await handler(request)
+
+
+async def _read_body(request: web.Request) -> None:
+    """Read (and let aiohttp cache) the body, so the handler finds it after a disconnect."""
+    if request.content_type == "multipart/form-data":
+        try:
+            await request.post()  # cached for the handler's own ``post()``
+        except (HttpProcessingError, ValueError):
+            raise ApiFailure(400, "Malformed request body") from None
+    else:
+        await request.read()  # cached for ``read()``, ``json()`` and ``post()`` of a plain form
 
 
 class _RequestHandler(RequestHandler):
@@ -210,7 +261,7 @@ class JsonErrorsRunner(web.AppRunner):
 def build_app(context: ServerContext) -> web.Application:
     limit = context.config.max_body_bytes
     app = web.Application(
-        middlewares=[record, inject_faults, errors, authenticate, body_limit],
+        middlewares=[record, inject_faults, errors, authenticate, body_limit, hold],
         client_max_size=limit if limit is not None else _UNLIMITED_BODY,
     )
     app[CONTEXT] = context

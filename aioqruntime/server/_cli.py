@@ -61,7 +61,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--faults",
         type=_faults,
         default=(),
-        help="fault rules, e.g. 'POST /jobs:500=0.1;GET /jobs/*:latency=0.02'",
+        help=(
+            "fault rules '[METHOD ]PATH_GLOB:ACTION=VALUE,...' separated by ';'. Actions: "
+            "latency=S (seconds before answering; the body is read first), "
+            "<4xx|5xx>=P (answer that status with probability P), "
+            "drop=P (close the connection, the handler does not run), "
+            "drop_after=P (run the handler, e.g. create the job, then close the connection "
+            "without answering: a lost answer), "
+            "retry_after=S (Retry-After of injected 429/503, sent rounded up to whole seconds, "
+            "at least 1). E.g. 'POST /jobs:500=0.1,drop_after=0.05;GET /jobs/*:latency=0.02'"
+        ),
     )
     add("--fault-seed", type=int, default=0, help="seed of the fault injection RNG")
     add("--execution-delay", type=float, default=0.0, help="extra seconds each job runs")

@@ -68,6 +68,9 @@ class ServerConfig:
     request_log_size: int = 10_000
     #: Seconds the server waits for running jobs at shutdown before abandoning them.
     shutdown_grace: float = 5.0
+    #: Seconds in-flight requests get to finish at shutdown (once the listening socket is closed)
+    #: before their handlers are cancelled, e.g. one held by a long latency fault.
+    request_shutdown_grace: float = 1.0
     #: Extra fields a test may want in ``GET /instances/usage``.
     usage_limit_seconds: int = 600
     #: Names of the devices to serve (``None``: every default device).

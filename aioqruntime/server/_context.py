@@ -17,6 +17,7 @@ from aioqruntime.server._faults import FaultInjector
 from aioqruntime.server._limits import SubmissionRateLimiter
 from aioqruntime.server._scheduler import BackendInfo, Scheduler
 from aioqruntime.server._store import Store
+from aioqruntime.server._tasks import InFlight
 
 __all__ = [
     "API_PREFIXES",
@@ -55,6 +56,8 @@ class ServerContext:
     instance: str
     limiter: SubmissionRateLimiter | None
     request_log: deque[RequestRecord] = field(default_factory=deque)
+    #: The request handlers running now (cancelled at shutdown) and latency holds, for tests.
+    inflight: InFlight = field(default_factory=InFlight)
 
     def instance_of(self, request: web.Request) -> str:
         """The caller's instance: its ``Service-CRN`` (any printable text), else the server's own.

@@ -1,4 +1,4 @@
-"""Fault injection per route: added latency, 5xx, 429 with ``Retry-After``, dropped connections.
+"""Fault injection per route: latency, 5xx, 429 (``Retry-After``), drops and lost answers.
 
 Spec syntax (``--faults`` and :func:`parse_fault_spec`), rules separated by ``;``::
 
@@ -7,12 +7,26 @@ Spec syntax (``--faults`` and :func:`parse_fault_spec`), rules separated by ``;`
 * ``METHOD`` is an HTTP method or ``*`` (default ``*``); ``PATH_GLOB`` is an ``fnmatch`` pattern
   matched against the path relative to the API base (``/jobs``, ``/jobs/*``, ``/backends/*/status``)
   and, for the root routes, against the full path (``/identity/token``).
-* ``latency=S`` adds S seconds before answering (every matching request).
+* ``latency=S`` adds S seconds before answering (every matching request). A request that goes on
+  to its handler has its body read *before* the wait, so a client that gives up meanwhile does not
+  make the request vanish: it is handled as if the answer were lost (see ``drop_after``).
 * ``<status>=P`` answers with that 4xx/5xx status with probability P (for example ``500=0.1``,
-  ``503=0.05``, ``429=0.2``); ``drop=P`` closes the connection without an answer with probability P.
-* ``retry_after=N`` is the ``Retry-After`` seconds sent with 429/503 answers (default 1).
+  ``503=0.05``, ``429=0.2``), without running the handler.
+* ``drop=P`` closes the connection without an answer with probability P, without running the
+  handler: the request had no effect (a connection refused or reset on the way in).
+* ``drop_after=P`` ("answer lost") runs the handler — a ``POST /jobs`` creates its job — and then
+  closes the connection without sending the answer, with probability P: the truly ambiguous
+  failure a client's exactly-once logic must survive.
+* ``retry_after=S`` is the ``Retry-After`` sent with injected 429/503 answers (default 1). S may
+  be fractional, but HTTP's ``Retry-After`` is a whole number of seconds (RFC 9110 §10.2.3) and
+  clients parse it as one, so the header carries S rounded *up*, and at least 1: never earlier
+  than asked, and never ``0``, which would invite an immediate retry storm (the service never
+  sends it either).
 
-Example: ``POST /jobs:500=0.1,latency=0.02;GET /jobs/*:429=0.05,retry_after=2``.
+The probabilities of one rule (``drop``, ``drop_after`` and the statuses) must add up to at most 1;
+one draw picks at most one of them, in that order.
+
+Example: ``POST /jobs:500=0.1,drop_after=0.1,latency=0.02;GET /jobs/*:429=0.05,retry_after=2``.
 
 The first rule that matches a request applies. One seeded :class:`random.Random` draws every
 decision in request order, so replaying the same requests with the same seed injects the
@@ -22,11 +36,18 @@ same faults.
 from __future__ import annotations
 
 import fnmatch
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["FaultDecision", "FaultInjector", "FaultRule", "parse_fault_spec"]
+__all__ = [
+    "FaultDecision",
+    "FaultInjector",
+    "FaultRule",
+    "parse_fault_spec",
+    "retry_after_header",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,8 @@ class FaultRule:
     #: ``(status, probability)`` pairs, tried in order with one draw.
     statuses: tuple[tuple[int, float], ...] = ()
     drop: float = 0.0
+    #: Probability of running the handler and then dropping the connection (answer lost).
+    drop_after: float = 0.0
     retry_after: float = 1.0
 
     def matches(self, method: str, path: str) -> bool:
@@ -54,7 +77,13 @@ class FaultDecision:
     latency: float = 0.0
     status: int | None = None
     drop: bool = False
+    drop_after: bool = False
     retry_after: float = 1.0
+
+
+def retry_after_header(seconds: float) -> str:
+    """The ``Retry-After`` value for ``seconds``: whole seconds rounded up, at least ``1``."""
+    return str(max(1, math.ceil(seconds)))
 
 
 def parse_fault_spec(spec: str) -> tuple[FaultRule, ...]:
@@ -76,7 +105,7 @@ def parse_fault_spec(spec: str) -> tuple[FaultRule, ...]:
             raise ValueError(f"fault rule {text!r}: too many words before ':'")
         if not path.startswith("/"):
             raise ValueError(f"fault rule {text!r}: the path must start with '/'")
-        latency, drop, retry_after = 0.0, 0.0, 1.0
+        latency, drop, drop_after, retry_after = 0.0, 0.0, 0.0, 1.0
         statuses: list[tuple[int, float]] = []
         for action in actions.split(","):
             key, eq, value = action.strip().partition("=")
@@ -86,19 +115,23 @@ def parse_fault_spec(spec: str) -> tuple[FaultRule, ...]:
                 number = float(value)
             except ValueError:
                 raise ValueError(f"fault rule {text!r}: {value!r} is not a number") from None
+            if not math.isfinite(number):
+                raise ValueError(f"fault rule {text!r}: {key} must be a finite number")
             if number < 0:
                 raise ValueError(f"fault rule {text!r}: {key} must not be negative")
             if key == "latency":
                 latency = number
             elif key == "drop":
                 drop = _probability(text, number)
+            elif key == "drop_after":
+                drop_after = _probability(text, number)
             elif key == "retry_after":
                 retry_after = number
             elif key.isdigit() and 400 <= int(key) <= 599:
                 statuses.append((int(key), _probability(text, number)))
             else:
                 raise ValueError(f"fault rule {text!r}: unknown action {key!r}")
-        if drop + sum(p for _, p in statuses) > 1.0 + 1e-9:
+        if drop + drop_after + sum(p for _, p in statuses) > 1.0 + 1e-9:
             raise ValueError(f"fault rule {text!r}: probabilities add up to more than 1")
         rules.append(
             FaultRule(
@@ -107,6 +140,7 @@ def parse_fault_spec(spec: str) -> tuple[FaultRule, ...]:
                 latency=latency,
                 statuses=tuple(statuses),
                 drop=drop,
+                drop_after=drop_after,
                 retry_after=retry_after,
             )
         )
@@ -148,10 +182,12 @@ class FaultInjector:
         # One draw per matching request, even when no fault results, keeps replays aligned.
         draw = self._rng.random()
         status: int | None = None
-        drop = False
+        drop = drop_after = False
         threshold = rule.drop
         if draw < threshold:
             drop = True
+        elif draw < (threshold := threshold + rule.drop_after):
+            drop_after = True
         else:
             for code, probability in rule.statuses:
                 threshold += probability
@@ -162,12 +198,18 @@ class FaultInjector:
             self._record(method, path, "latency")
         if drop:
             self._record(method, path, "drop")
+        elif drop_after:
+            self._record(method, path, "drop_after")
         elif status is not None:
             self._record(method, path, str(status))
-        if not drop and status is None and rule.latency <= 0:
+        if not drop and not drop_after and status is None and rule.latency <= 0:
             return None
         return FaultDecision(
-            latency=rule.latency, status=status, drop=drop, retry_after=rule.retry_after
+            latency=rule.latency,
+            status=status,
+            drop=drop,
+            drop_after=drop_after,
+            retry_after=rule.retry_after,
         )
 
     def _record(self, method: str, path: str, kind: str) -> None:

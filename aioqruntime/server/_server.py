@@ -187,7 +187,13 @@ class LocalRuntimeServer:
                 limiter=limiter,
                 request_log=deque(maxlen=config.request_log_size),
             )
-            runner = JsonErrorsRunner(build_app(context), handle_signals=False, access_log=None)
+            runner = JsonErrorsRunner(
+                build_app(context),
+                handle_signals=False,
+                access_log=None,
+                # Handlers are cancelled by _stop_serving first; this only bounds what is left.
+                shutdown_timeout=_CONNECTION_SHUTDOWN_TIMEOUT,
+            )
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
@@ -202,10 +208,12 @@ class LocalRuntimeServer:
                 # The body's own exception leaves as itself: a background task that crashed
                 # meanwhile was logged when it did, and must not replace (or wrap) it.
                 self._context = None
+                await _stop_serving(site, context)
                 await tasks.aclose(raise_failures=False)
                 raise
             else:
                 self._context = None
+                await _stop_serving(site, context)
                 await tasks.aclose()
 
     # -- state access for tests ------------------------------------------------------------
@@ -222,12 +230,26 @@ class LocalRuntimeServer:
 
     @property
     def fault_counts(self) -> dict[str, int]:
-        """Injected faults by kind (``"500"``, ``"429"``, ``"drop"``, ``"latency"``...)."""
+        """Injected faults by kind (``"500"``, ``"drop"``, ``"drop_after"``, ``"latency"``...)."""
         return dict(self._ctx.faults.counts)
 
     @property
     def fault_log(self) -> list[tuple[str, str, str]]:
         return list(self._ctx.faults.log)
+
+    @property
+    def held_requests(self) -> int:
+        """Requests held by a latency fault right now (their bodies already read)."""
+        return self._ctx.inflight.held_now
+
+    async def wait_for_held_requests(self, count: int = 1) -> None:
+        """Return once ``count`` requests in all (since start) have been held by a latency fault.
+
+        A held request's body has been read, so a client may disconnect from then on without
+        the request being lost (the handler still runs once the latency is over).
+        """
+        inflight = self._ctx.inflight
+        await inflight.wait_for(lambda: inflight.held_total >= count)
 
     @property
     def events(self) -> list[tuple[str, str, str]]:
@@ -294,6 +316,23 @@ class LocalRuntimeServer:
         for job in self._ctx.store.jobs.values():
             out[job.status.value] = out.get(job.status.value, 0) + 1
         return out
+
+
+#: Seconds aiohttp's own shutdown may wait per connection (twice: grace, then after cancelling).
+_CONNECTION_SHUTDOWN_TIMEOUT = 1.0
+#: Seconds to wait for cancelled request handlers before giving up on them.
+_HANDLER_CANCEL_BOUND = 5.0
+
+
+async def _stop_serving(site: web.TCPSite, context: ServerContext) -> None:
+    """Stop accepting connections, then let in-flight requests finish or cancel them (bounded).
+
+    Shielded: it is bounded by ``request_shutdown_grace`` + :data:`_HANDLER_CANCEL_BOUND`, and a
+    shutdown cut short by a cancellation would leave handlers running against a closed store.
+    """
+    with anyio.CancelScope(shield=True):
+        await site.stop()
+        await context.inflight.stop(context.config.request_shutdown_grace, _HANDLER_CANCEL_BOUND)
 
 
 def asyncio_loop() -> Any:
