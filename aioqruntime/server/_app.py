@@ -69,15 +69,16 @@ def _trace() -> str:
 async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     status = 599  # stays if the connection is dropped or the handler is cancelled
+    task = ctx.inflight.enter()
     try:
-        with ctx.inflight.handling():
-            response = await handler(request)
+        response = await handler(request)
         status = response.status
         return response
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
+        ctx.inflight.leave(task)
         ctx.request_log.append(
             RequestRecord(
                 request.method,

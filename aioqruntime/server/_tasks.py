@@ -87,17 +87,15 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    @contextlib.contextmanager
-    def handling(self) -> Iterator[None]:
-        """Wrap one request's handling (in the task aiohttp runs it in)."""
+    def enter(self) -> asyncio.Task[Any] | None:
+        """Register the current task as handling a request (a plain call: it runs per request)."""
         task = asyncio.current_task()
-        if task is None:  # pragma: no cover - aiohttp always handles requests in a task
-            yield
-            return
-        self._tasks.add(task)
-        try:
-            yield
-        finally:
+        if task is not None:
+            self._tasks.add(task)
+        return task
+
+    def leave(self, task: asyncio.Task[Any] | None) -> None:
+        if task is not None:
             self._tasks.discard(task)
 
     @contextlib.contextmanager
