@@ -9,7 +9,9 @@ Spec syntax (``--faults`` and :func:`parse_fault_spec`), rules separated by ``;`
   and, for the root routes, against the full path (``/identity/token``).
 * ``latency=S`` adds S seconds before answering (every matching request). A request that goes on
   to its handler has its body read *before* the wait, so a client that gives up meanwhile does not
-  make the request vanish: it is handled as if the answer were lost (see ``drop_after``).
+  make the request vanish: it is handled as if the answer were lost (see ``drop_after``). That
+  wait comes after authentication and the body limit, so a request they refuse is answered
+  without it.
 * ``<status>=P`` answers with that 4xx/5xx status with probability P (for example ``500=0.1``,
   ``503=0.05``, ``429=0.2``), without running the handler.
 * ``drop=P`` closes the connection without an answer with probability P, without running the
