@@ -6,9 +6,9 @@ used as its documentation shows (``EstimatorV2`` in a ``Session``, ``run`` then 
 evaluation: 2 jobs per iteration + the final point = 101 jobs). Same SPSA, same seed, same points.
 
 Time scale: the local server's limit is a sliding 60 s window of ``rate_limit_per_minute``
-submissions and ``ServerConfig`` has no knob for the window, so this script shortens the window
-of the server's limiter (module constant, in this process only) to ``60 / scale`` seconds: IBM's
-5 per minute becomes 5 per ``60 / scale`` s. Both clients space their submissions the same way,
+submissions; this script shortens the window to ``60 / scale`` seconds
+(``ServerConfig.rate_limit_window``): IBM's 5 per minute becomes 5 per ``60 / scale`` s.
+Both clients space their submissions the same way,
 just under the scaled rate (95 %). The official client does not pace and answers a 429 with
 ``IBMRuntimeError`` (no retry), so its submissions go through a small pacer (plus a retry on
 429): the least a user of it must add. Ours goes through the same pacing (``PacedEstimator``),
@@ -42,7 +42,6 @@ from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
-import aioqruntime.server._limits as server_limits
 from aioqruntime import AsyncEstimator, AsyncRuntimeService, AsyncSession
 from aioqruntime.server import LocalRuntimeServer, ServerConfig
 from aioqruntime.variational import EstimatorEvaluator, spsa
@@ -269,9 +268,8 @@ def refuse_non_loopback() -> None:
 
 @contextmanager
 def server_in_background(scale: float) -> Iterator[LocalRuntimeServer]:
-    # ServerConfig only has a per-minute limit over a fixed 60 s window: scale the window.
-    server_limits._WINDOW = 60.0 / scale
-    config = ServerConfig(rate_limit_per_minute=IBM_PER_MINUTE)
+    # IBM's 5 per minute, with the server's sliding window scaled down by `scale`.
+    config = ServerConfig(rate_limit_per_minute=IBM_PER_MINUTE, rate_limit_window=60.0 / scale)
     with (
         anyio.from_thread.start_blocking_portal() as portal,
         portal.wrap_async_context_manager(LocalRuntimeServer(config=config)) as server,

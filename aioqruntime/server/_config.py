@@ -49,6 +49,8 @@ class ServerConfig:
     token_ttl: int = 3600
     #: Job submissions per minute per instance; ``None``: unlimited (IBM: 5).
     rate_limit_per_minute: int | None = None
+    #: The sliding window of that limit in seconds; shorter than 60 scales time (benchmarks).
+    rate_limit_window: float = 60.0
     #: Largest accepted request body in bytes (IBM: 50 MB); ``None``: 1 GiB, the hard ceiling.
     max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES
     #: The compressed payloads (QPY, NPY) of one job's params may inflate to at most this many

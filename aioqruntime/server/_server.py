@@ -172,7 +172,7 @@ class LocalRuntimeServer:
                         reason_code=1004,
                     )
             limiter = (
-                SubmissionRateLimiter(config.rate_limit_per_minute)
+                SubmissionRateLimiter(config.rate_limit_per_minute, window=config.rate_limit_window)
                 if config.rate_limit_per_minute
                 else None
             )
