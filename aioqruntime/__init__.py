@@ -32,6 +32,7 @@ from aioqruntime._exceptions import (
     ProtocolError,
     QRuntimeError,
     RateLimitError,
+    ServiceClosedError,
     SessionClosedError,
     SessionError,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "ProtocolError",
     "QRuntimeError",
     "RateLimitError",
+    "ServiceClosedError",
     "SessionClosedError",
     "SessionError",
     "__version__",

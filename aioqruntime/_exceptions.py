@@ -26,6 +26,8 @@ Every exception the package raises on purpose derives from :class:`QRuntimeError
     ├── JobNotDoneError                           result() asked of a job that is not final yet
     └── SessionError                              the session cannot take this request
         └── SessionClosedError                    closed or cancelled (here or by the server)
+            └── ServiceClosedError                the service itself is closed or not entered
+                                                  (also a RuntimeError): nothing can be sent
 
 One warning category lives here too: :class:`InsecureTransportWarning` (a ``UserWarning``), emitted
 when TLS certificate verification is turned off with ``verify=False``.
@@ -64,6 +66,7 @@ __all__ = [
     "ProtocolError",
     "QRuntimeError",
     "RateLimitError",
+    "ServiceClosedError",
     "SessionClosedError",
     "SessionError",
 ]
@@ -235,6 +238,18 @@ class SessionError(QRuntimeError):
 
 class SessionClosedError(SessionError):
     """The session is closed or cancelled; it accepts no more jobs."""
+
+
+class ServiceClosedError(SessionClosedError, RuntimeError):
+    """The :class:`~aioqruntime.AsyncRuntimeService` is closed (or was never entered).
+
+    Raised by anything that would need to talk to the service after its ``async with`` block
+    ended: ``service.backend()``, ``session.run()``, and the handles it left behind
+    (``job.cancel()``, ``refresh()``, ``logs()``, ``metrics()``, ``update_tags()``...). A closed
+    service closes every session of it, hence a :class:`SessionClosedError`; it is also a
+    ``RuntimeError`` (what earlier versions raised). The jobs themselves keep running on the
+    service: find them again with ``service.job(id)`` from a new service.
+    """
 
 
 class InsecureTransportWarning(UserWarning):

@@ -2,20 +2,20 @@
 
 Only what the user set is sent (the server applies its defaults). Every name and value is checked
 against the option catalogue (:mod:`._schema`), nested groups included, so a typo or a value of
-the wrong type fails before anything is sent.
+the wrong type fails before anything is sent. The runtime options among them
+(``environment.job_tags/log_level/private``, ``max_execution_time``) are checked by
+:class:`~aioqruntime.runtime._options.RuntimeOptions`, the same check as ``session.run``'s.
 """
 
 from __future__ import annotations
 
 import copy
-import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
 from aioqruntime._exceptions import InvalidInputError
 from aioqruntime.primitives._schema import ESTIMATOR_SCHEMA, SAMPLER_SCHEMA, check_options
-from aioqruntime.protocol import MAX_JOB_TAG_LENGTH, MAX_JOB_TAGS
-from aioqruntime.runtime._core import RuntimeOptions
+from aioqruntime.runtime._options import RuntimeOptions, check_tags
 
 __all__ = ["ESTIMATOR_KEYS", "SAMPLER_KEYS", "check_tags", "split_options"]
 
@@ -103,46 +103,15 @@ def split_options(
     unknown_env = sorted(set(environment) - _ENVIRONMENT_KEYS)
     if unknown_env:
         raise InvalidInputError(f"unknown environment options: {unknown_env}")
+    # The one check of runtime options, shared with session.run(options=...).
     runtime = RuntimeOptions(
         log_level=environment.get("log_level"),
-        tags=check_tags(environment.get("job_tags")),
+        tags=environment.get("job_tags", ()),
         max_execution_time=given.get("max_execution_time"),
-        private=bool(environment.get("private", False)),
+        private=environment.get("private", False),
         image=image,
     )
-    runtime.validate()
     return _drop_empty(program), extra, runtime
-
-
-def check_tags(tags: Any) -> tuple[str, ...]:
-    """Job tags as the service takes them: at most 8 strings of 1 to 86 characters of text.
-
-    Refused here: a single string (it would become one tag per letter), non-strings, and text
-    that is not valid Unicode (lone surrogates cannot be encoded as UTF-8) or holds control
-    characters (newlines, NUL...). Length counts characters (code points), as the service does.
-    """
-    if tags is None:
-        return ()
-    if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
-        raise InvalidInputError(
-            f"options['environment']['job_tags'] must be a list of strings, got {tags!r:.80}"
-        )
-    if len(tags) > MAX_JOB_TAGS:
-        raise InvalidInputError(f"a job takes at most {MAX_JOB_TAGS} tags, got {len(tags)}")
-    for tag in tags:
-        if not isinstance(tag, str) or not tag:
-            raise InvalidInputError(f"job tags must be non-empty strings, got {tag!r:.80}")
-        if len(tag) > MAX_JOB_TAG_LENGTH:
-            raise InvalidInputError(
-                f"job tags are at most {MAX_JOB_TAG_LENGTH} characters, got {len(tag)}: "
-                f"{tag[:20]!r}..."
-            )
-        bad = [c for c in tag if unicodedata.category(c) in ("Cc", "Cs")]
-        if bad:
-            raise InvalidInputError(
-                f"job tag {tag[:20]!r} holds a control character or a lone surrogate ({bad[0]!r})"
-            )
-    return tuple(tags)
 
 
 def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

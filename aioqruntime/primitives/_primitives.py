@@ -1,28 +1,30 @@
 """``AsyncSampler`` and ``AsyncEstimator``: Runtime's V2 primitives, submitting without waiting.
 
 ``job = await sampler.run(pubs)`` coerces the pubs (qiskit's ``SamplerPub.coerce`` /
-``EstimatorPub.coerce``), checks them against the backend target, encodes them in a worker thread
-and submits one job; it returns as soon as the service has accepted it. ``await job`` gives a
-qiskit ``PrimitiveResult``. Any number of ``run()`` calls may be in flight at once.
+``EstimatorPub.coerce``), checks them against the backend target and encodes them, all in one
+worker-thread step (never on the event loop), then submits one job; it returns as soon as the
+service has accepted it. ``await job`` gives a qiskit ``PrimitiveResult``. Any number of
+``run()`` calls may be in flight at once.
 
 Everything that can be known locally is checked before any request is sent, each failure an
 :class:`InvalidInputError`: the options (names and types, nested too), the pubs' shapes (qiskit's
 coercion), finite parameter values, shots (positive ints, at most the backend's ``max_shots``),
-precision (positive and finite), the ISA check, and the encoded size against the service's
-50 MB job input limit.
+precision (positive and finite), the ISA check, and the size of the job body against the service's
+50 MB job input limit (:data:`~aioqruntime.runtime._options.MAX_JOB_INPUT_BYTES`, measured by the
+submission itself, as for ``session.run``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 from aioqruntime._exceptions import InvalidInputError
 from aioqruntime.primitives._isa import check_isa
 from aioqruntime.primitives._options import ESTIMATOR_KEYS, SAMPLER_KEYS, split_options
 from aioqruntime.runtime import AsyncBatch, AsyncRuntimeJob, AsyncSession, ServiceBackend
-from aioqruntime.runtime._core import RuntimeOptions
+from aioqruntime.runtime._options import RuntimeOptions
 
 __all__ = ["AsyncEstimator", "AsyncSampler"]
 
@@ -59,26 +61,17 @@ class _Primitive:
             return await self._mode.target_backend()
         return self._mode
 
-    async def _submit(self, coerced: list[Any], encoder: Any) -> AsyncRuntimeJob:
+    async def _submit(self, items: list[Any], default: Any) -> AsyncRuntimeJob:
         program_options, extra, runtime = split_options(
             self._options, allowed=self._allowed, primitive=self._program_id
         )
         backend = await self._backend()
-        target = backend.target
-        for index, pub in enumerate(coerced):
-            check_isa(pub.circuit, target, backend_name=backend.name, index=index)
-            _check_values(index, pub)
-            self._check_pub(index, pub, backend, program_options)
         mode = self._mode
         service = backend.service if isinstance(mode, ServiceBackend) else mode.service
         core = service._core_or_raise()
-        encoded = await core.encode(encoder, coerced)
-        size = await core.encode(_encoded_size, encoded)
-        if size > MAX_JOB_INPUT_BYTES:
-            raise InvalidInputError(
-                f"the encoded pubs take about {size / 1e6:.1f} MB, more than the service's job "
-                f"input limit of {MAX_JOB_INPUT_BYTES / 1e6:g} MB; split them into several jobs"
-            )
+        # Coercion, the ISA check and encoding are CPU work: one step in a worker thread. Its
+        # errors (InvalidInputError) come back here, before any request is sent.
+        encoded = await core.encode(self._prepare, items, default, backend, program_options)
         params: dict[str, Any] = {
             "pubs": encoded,
             "options": program_options,
@@ -87,6 +80,30 @@ class _Primitive:
             **extra,
         }
         return await self._dispatch(params, runtime)
+
+    def _prepare(
+        self,
+        items: list[Any],
+        default: Any,
+        backend: ServiceBackend,
+        options: Mapping[str, Any],
+    ) -> list[Any]:
+        """Worker thread: coerce the pubs, check them against ``backend``, encode them."""
+        coerced = self._coerce(items, default)
+        target = backend.target
+        for index, pub in enumerate(coerced):
+            check_isa(pub.circuit, target, backend_name=backend.name, index=index)
+            _check_values(index, pub)
+            self._check_pub(index, pub, backend, options)
+        return self._encode(coerced)
+
+    def _coerce(self, items: list[Any], default: Any) -> list[Any]:
+        """The pubs as qiskit ``SamplerPub``/``EstimatorPub`` (worker thread)."""
+        raise NotImplementedError
+
+    def _encode(self, coerced: list[Any]) -> list[Any]:
+        """The coerced pubs as JSON-ready lists for ``params.pubs`` (worker thread)."""
+        raise NotImplementedError
 
     def _check_pub(
         self, index: int, pub: Any, backend: ServiceBackend, options: Mapping[str, Any]
@@ -116,20 +133,26 @@ class AsyncSampler(_Primitive):
 
     async def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> AsyncRuntimeJob:
         """Submit one job for ``pubs`` and return it at once (``await job`` for the result)."""
-        from qiskit.primitives.containers.sampler_pub import SamplerPub
-
-        from aioqruntime.codec import encode_sampler_pubs
-
         if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int)):
             raise InvalidInputError(f"shots must be an int, got {shots!r}")
-        items = _as_list(pubs)
+        return await self._submit(_as_list(pubs), shots)
+
+    def _coerce(self, items: list[Any], default: Any) -> list[Any]:
+        from qiskit.primitives.containers.sampler_pub import SamplerPub
+
         coerced = []
         for index, pub in enumerate(items):
             try:
-                coerced.append(SamplerPub.coerce(pub, shots))
+                coerced.append(SamplerPub.coerce(pub, default))
             except _COERCE_ERRORS as exc:
                 raise InvalidInputError(f"invalid sampler pub {index}: {exc}") from exc
-        return await self._submit(coerced, encode_sampler_pubs)
+        return coerced
+
+    def _encode(self, coerced: list[Any]) -> list[Any]:
+        from aioqruntime.codec import encode_sampler_pubs
+
+        encoded: list[Any] = encode_sampler_pubs(coerced)
+        return encoded
 
     def _check_pub(
         self, index: int, pub: Any, backend: ServiceBackend, options: Mapping[str, Any]
@@ -150,23 +173,29 @@ class AsyncEstimator(_Primitive):
 
     async def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> AsyncRuntimeJob:
         """Submit one job for ``pubs`` and return it at once (``await job`` for the result)."""
-        from qiskit.primitives.containers.estimator_pub import EstimatorPub
-
-        from aioqruntime.codec import encode_estimator_pubs
-
         if precision is not None:
             _check_precision(precision, "precision")
-        items = _as_list(pubs)
+        return await self._submit(_as_list(pubs), precision)
+
+    def _coerce(self, items: list[Any], default: Any) -> list[Any]:
+        from qiskit.primitives.containers.estimator_pub import EstimatorPub
+
         coerced = []
         for index, pub in enumerate(items):
             try:
-                coerced.append(EstimatorPub.coerce(pub, precision))
+                coerced.append(EstimatorPub.coerce(pub, default))
             except _COERCE_ERRORS as exc:
                 raise InvalidInputError(f"invalid estimator pub {index}: {exc}") from exc
         for index, pub in enumerate(coerced):
             if pub.precision is not None:
                 _check_precision(pub.precision, f"pub {index}: precision")
-        return await self._submit(coerced, encode_estimator_pubs)
+        return coerced
+
+    def _encode(self, coerced: list[Any]) -> list[Any]:
+        from aioqruntime.codec import encode_estimator_pubs
+
+        encoded: list[Any] = encode_estimator_pubs(coerced)
+        return encoded
 
 
 def _as_list(pubs: Iterable[Any]) -> list[Any]:
@@ -182,9 +211,6 @@ def _as_list(pubs: Iterable[Any]) -> list[Any]:
         raise InvalidInputError("run() needs at least one pub")
     return items
 
-
-#: The service refuses job inputs above 50 MB (protocol.md §9): checked before sending.
-MAX_JOB_INPUT_BYTES: Final = 50_000_000
 
 #: What qiskit's pub coercion raises for input of the wrong shape or type.
 _COERCE_ERRORS = (ValueError, TypeError, AttributeError, IndexError, KeyError)
@@ -216,24 +242,3 @@ def _check_values(index: int, pub: Any) -> None:
                 f"pub {index}: values of parameters {list(names)[:3]} must be finite "
                 "(got NaN or infinity)"
             )
-
-
-def _encoded_size(node: Any) -> int:
-    """About how many bytes ``node`` (encoded pubs: lists, dicts, strings...) takes as JSON."""
-    total = 0
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            total += len(item) + 2
-        elif isinstance(item, Mapping):
-            total += 2
-            for key, value in item.items():
-                total += len(str(key)) + 4
-                stack.append(value)
-        elif isinstance(item, (list, tuple)):
-            total += 2 + len(item)
-            stack.extend(item)
-        else:
-            total += 24
-    return total

@@ -10,10 +10,12 @@ from aioqruntime.runtime._backend import ServiceBackend
 from aioqruntime.runtime._core import job_label
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
 from aioqruntime.runtime._journal import JournalEntry, JournalSession
+from aioqruntime.runtime._options import MAX_JOB_INPUT_BYTES
 from aioqruntime.runtime._service import AsyncRuntimeService
 from aioqruntime.runtime._session import AsyncBatch, AsyncSession
 
 __all__ = [
+    "MAX_JOB_INPUT_BYTES",
     "AsyncBatch",
     "AsyncRuntimeJob",
     "AsyncRuntimeService",

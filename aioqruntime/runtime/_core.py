@@ -12,10 +12,9 @@ import logging
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -24,12 +23,10 @@ from aioqruntime._exceptions import (
     AmbiguousSubmissionError,
     APIError,
     APIStatusError,
-    InvalidInputError,
     RateLimitError,
     SessionClosedError,
 )
 from aioqruntime.protocol import (
-    MAX_JOB_TAG_LENGTH,
     MAX_JOB_TAGS,
     HttpRequest,
     HttpResponse,
@@ -40,6 +37,7 @@ from aioqruntime.protocol import (
 )
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
 from aioqruntime.runtime._journal import Journal
+from aioqruntime.runtime._options import RuntimeOptions, check_job_size, check_submission
 from aioqruntime.runtime._submission import (
     Lookup,
     Post,
@@ -70,7 +68,6 @@ logger = logging.getLogger("aioqruntime.runtime")
 CLIENT_TAG_PREFIX: Final = "aioqruntime:"
 #: IBM's code for "the session is closed" on ``POST /jobs``.
 _SESSION_CLOSED_CODES: Final = frozenset({"1217"})
-_LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
 _LABEL: ContextVar[str | None] = ContextVar("aioqruntime_job_label", default=None)
 
@@ -95,56 +92,6 @@ def job_label(label: str | None) -> Iterator[None]:
 def current_label() -> str | None:
     """The label set by the innermost :func:`job_label` of this context."""
     return _LABEL.get()
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeOptions:
-    """The top-level (non-``params``) fields of a job body (protocol.md §3.1)."""
-
-    log_level: str | None = None
-    tags: tuple[str, ...] = ()
-    max_execution_time: int | None = None
-    private: bool = False
-    image: str | None = None
-    #: The caller's name for the job (journal and ``job.label`` only; not sent).
-    label: str | None = None
-
-    @classmethod
-    def from_mapping(cls, options: Mapping[str, Any] | None) -> RuntimeOptions:
-        """From ``session.run(options=...)``: log_level, job_tags, max_execution_time, private."""
-        options = dict(options or {})
-        known = {"log_level", "job_tags", "tags", "max_execution_time", "private", "image", "label"}
-        unknown = set(options) - known
-        if unknown:
-            raise InvalidInputError(f"unknown runtime options: {sorted(unknown)}")
-        tags = options.get("job_tags", options.get("tags")) or ()
-        if isinstance(tags, str):
-            raise InvalidInputError("job_tags must be a list of strings, not one string")
-        return cls(
-            log_level=options.get("log_level"),
-            tags=tuple(tags),
-            max_execution_time=options.get("max_execution_time"),
-            private=bool(options.get("private", False)),
-            image=options.get("image"),
-            label=options.get("label"),
-        )
-
-    def validate(self) -> None:
-        if self.log_level is not None and self.log_level.upper() not in _LOG_LEVELS:
-            raise InvalidInputError(f"log_level must be one of {sorted(_LOG_LEVELS)}")
-        tags: object = self.tags
-        if not isinstance(tags, tuple) or not all(isinstance(t, str) and t for t in tags):
-            raise InvalidInputError("job tags must be a list of non-empty strings")
-        long = [t for t in self.tags if len(t) > MAX_JOB_TAG_LENGTH]
-        if long:
-            raise InvalidInputError(f"job tags are at most {MAX_JOB_TAG_LENGTH} characters: {long}")
-        if len(self.tags) > MAX_JOB_TAGS:
-            raise InvalidInputError(f"a job takes at most {MAX_JOB_TAGS} tags")
-        if self.label is not None and not isinstance(self.label, str):
-            raise InvalidInputError(f"label must be a string, got {self.label!r}")
-        met: object = self.max_execution_time
-        if met is not None and (isinstance(met, bool) or not isinstance(met, int) or met <= 0):
-            raise InvalidInputError(f"max_execution_time must be a positive int, got {met!r}")
 
 
 class SubmissionLimiter:
@@ -232,10 +179,14 @@ class ServiceCore:
         callback: DoneCallback | None = None,
         result_decoder: Callable[[str], Any] | None = None,
     ) -> AsyncRuntimeJob:
-        """Serialize, pace, ``POST /jobs`` and return the watched job (no waiting for it)."""
-        from aioqruntime.codec import dumps
+        """Check, serialize, pace, ``POST /jobs`` and return the watched job (no waiting for it).
 
-        options.validate()
+        Everything that can be refused locally is refused before any request: the program id and
+        inputs, the options (checked when ``options`` was built), and the serialized body's size
+        against :data:`~aioqruntime.runtime._options.MAX_JOB_INPUT_BYTES` (measured in the worker
+        thread that serializes it).
+        """
+        check_submission(program_id, params)
         label = options.label if options.label is not None else current_label()
         client_tag = f"{CLIENT_TAG_PREFIX}{uuid.uuid4().hex}"
         tags = list(options.tags)
@@ -251,7 +202,7 @@ class ServiceCore:
         if session_id:
             body["session_id"] = session_id
         if options.log_level:
-            body["log_level"] = options.log_level.upper()
+            body["log_level"] = options.log_level
         if options.image:
             body["runtime"] = options.image
         if options.max_execution_time:
@@ -260,8 +211,7 @@ class ServiceCore:
             body["private"] = True
         body["tags"] = tags
         body["params"] = dict(params)
-        text: str = await self.encode(dumps, body)
-        request = create_job(text)
+        request: HttpRequest = await self.encode(_job_request, body)
         if self.limiter is not None:
             await self.limiter.acquire()
         journal = self.journal
@@ -277,24 +227,27 @@ class ServiceCore:
             )
         try:
             submitted = await self._post(request, lookup_tag)
-        except RateLimitError:
-            if self.limiter is not None:
+        except APIError as exc:
+            logger.warning(
+                "submission of %s to %s failed (session %s, client tag %s): %s: %s",
+                program_id,
+                backend_name,
+                session_id,
+                client_tag,
+                type(exc).__name__,
+                exc,
+            )
+            if isinstance(exc, AmbiguousSubmissionError):
+                self.counters["ambiguous"] += 1
+                raise  # the journal keeps 'submitting': resume() looks the tag up again
+            if isinstance(exc, RateLimitError) and self.limiter is not None:
                 self.limiter.throttle()
             await self._rejected(client_tag)
-            raise
-        except AmbiguousSubmissionError:
-            self.counters["ambiguous"] += 1
-            raise  # the journal keeps 'submitting': resume() looks the tag up again
-        except APIStatusError as exc:
-            await self._rejected(client_tag)
-            if session_id and (exc.code in _SESSION_CLOSED_CODES):
+            if session_id and isinstance(exc, APIStatusError) and exc.code in _SESSION_CLOSED_CODES:
                 raise SessionClosedError(
                     f"session {session_id} is closed and accepts no more jobs: "
                     f"{exc.server_message or exc}"
                 ) from exc
-            raise
-        except APIError:
-            await self._rejected(client_tag)
             raise
         self.counters["submitted"] += 1
         if journal is not None:
@@ -321,7 +274,15 @@ class ServiceCore:
         if callback is not None:
             job.add_done_callback(callback)
         watcher.track(job)
-        logger.debug("submitted job %s (%s on %s)", submitted.job_id, program_id, backend_name)
+        logger.info(
+            "submitted job %s (session %s, backend %s, program %s, client tag %s%s)",
+            job.job_id(),
+            job.session_id,
+            job.backend(),
+            program_id,
+            client_tag,
+            ", found by tag after an ambiguous failure" if submitted.reconciled else "",
+        )
         return job
 
     def journal_settlement(self, job: AsyncRuntimeJob, client_tag: str) -> None:
@@ -375,8 +336,13 @@ class ServiceCore:
         return submitted
 
 
-def validate_tags(tags: Sequence[str]) -> tuple[str, ...]:
-    """Tags as a tuple, checked against the service's limits."""
-    options = RuntimeOptions(tags=tuple(tags))
-    options.validate()
-    return options.tags
+def _job_request(body: Mapping[str, Any]) -> HttpRequest:
+    """Serialize a job body into its ``POST /jobs`` request, refusing one over the size limit.
+
+    CPU work (JSON of possibly megabytes of encoded pubs): runs in a worker thread.
+    """
+    from aioqruntime.codec import dumps
+
+    request = create_job(dumps(body))
+    check_job_size(len(request.body or b""))
+    return request

@@ -13,6 +13,7 @@ that wait: the remote job is cancelled by :meth:`AsyncRuntimeJob.cancel` alone.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Generator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, final
@@ -23,6 +24,7 @@ from aioqruntime._exceptions import (
     JobNotDoneError,
     NotFoundError,
     QRuntimeError,
+    ServiceClosedError,
 )
 from aioqruntime.protocol import (
     Job,
@@ -38,8 +40,11 @@ from aioqruntime.protocol import (
 if TYPE_CHECKING:
     from aioqruntime.runtime._core import ServiceCore
     from aioqruntime.runtime._watcher import JobWatcher
+    from aioqruntime.transport import Transport
 
 __all__ = ["AsyncRuntimeJob", "DoneCallback"]
+
+logger = logging.getLogger("aioqruntime.runtime")
 
 #: A done-callback receives the job; its return value is ignored. It must be quick and must not
 #: block: set an Event or send on a memory stream to hand work to your own tasks.
@@ -234,7 +239,7 @@ class AsyncRuntimeJob:
         """
         if self._done:
             return self._status
-        response = await self._core.transport.send(get_job(self._job_id))
+        response = await self._transport().send(get_job(self._job_id))
         self.apply(Job.from_json(response.json()))
         if is_final(self._status):
             self._watcher.wake()
@@ -246,28 +251,36 @@ class AsyncRuntimeJob:
         Raises :class:`~aioqruntime.ConflictError` (409) when the job is already final. The job
         settles with :class:`~aioqruntime.JobCancelledError` once the watcher sees it cancelled.
         """
-        await self._core.transport.send(cancel_job(self._job_id), idempotent=True)
+        await self._transport().send(cancel_job(self._job_id), idempotent=True)
         self._watcher.wake(urgent=True)
 
     async def metrics(self) -> dict[str, Any]:
         """``GET /jobs/{id}/metrics`` as a dict (timestamps, usage...), like the official client."""
-        response = await self._core.transport.send(job_metrics(self._job_id))
+        response = await self._transport().send(job_metrics(self._job_id))
         data = response.json()
         return dict(data) if isinstance(data, dict) else {}
 
     async def logs(self) -> str:
         """The job's log text (``""`` when the service has none)."""
         try:
-            response = await self._core.transport.send(job_logs(self._job_id))
+            response = await self._transport().send(job_logs(self._job_id))
         except NotFoundError:
             return ""
         return response.text()
 
     async def update_tags(self, tags: Sequence[str]) -> list[str]:
         """Replace the job's tags (``PUT /jobs/{id}/tags``) and return them."""
-        await self._core.transport.send(update_job_tags(self._job_id, tags))
+        await self._transport().send(update_job_tags(self._job_id, tags))
         self._tags = tuple(dict.fromkeys(tags))
         return list(self._tags)
+
+    def _transport(self) -> Transport:
+        if self._core.closed:
+            raise ServiceClosedError(
+                f"job {self._job_id}: the service it came from is closed. The job itself was not "
+                "cancelled; find it again with service.job(id) from an open service."
+            )
+        return self._core.transport
 
     # --- used by the watcher -------------------------------------------------------------------
 
@@ -277,6 +290,14 @@ class AsyncRuntimeJob:
             return False
         self.last_seen = job
         changed = self._status != job.job_status
+        if changed:
+            logger.debug(
+                "job %s (session %s): %s -> %s",
+                self._job_id,
+                job.session_id or self._session_id,
+                self._status_text(),
+                _text(job.job_status),
+            )
         self._status = job.job_status
         self._reason = job.reason
         self._reason_code = job.reason_code
@@ -295,6 +316,23 @@ class AsyncRuntimeJob:
         self._exception = error
         if error is not None:
             self._error_message = str(error)
+            logger.warning(
+                "job %s (session %s, backend %s) ended %s: %s: %s",
+                self._job_id,
+                self._session_id,
+                self._backend_name,
+                self._status_text(),
+                type(error).__name__,
+                _first_line(str(error)),
+            )
+        else:
+            logger.info(
+                "job %s (session %s, backend %s) ended %s",
+                self._job_id,
+                self._session_id,
+                self._backend_name,
+                self._status_text(),
+            )
         self._done = True
         self._settled.set()
         self._notify_listeners()
@@ -313,6 +351,13 @@ class AsyncRuntimeJob:
         """
         if self._done or self._settled.is_set():
             return
+        logger.info(
+            "stopped watching job %s (session %s, status %s): its owner was closed; the job "
+            "itself still runs on the service",
+            self._job_id,
+            self._session_id,
+            self._status_text(),
+        )
         self._exception = error
         self._settled.set()
         self._notify_listeners()
@@ -322,7 +367,7 @@ class AsyncRuntimeJob:
         self._watcher = watcher
 
     def _status_text(self) -> str:
-        return self._status.value if isinstance(self._status, JobStatus) else str(self._status)
+        return _text(self._status)
 
     def __repr__(self) -> str:
         label = f" label={self._label!r}" if self._label is not None else ""
@@ -330,3 +375,12 @@ class AsyncRuntimeJob:
             f"<AsyncRuntimeJob {self._job_id} status={self._status_text()} "
             f"backend={self._backend_name!r} session={self._session_id!r}{label}>"
         )
+
+
+def _text(status: JobStatus | str) -> str:
+    return status.value if isinstance(status, JobStatus) else str(status)
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else f"{line[:limit]}..."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import ssl
 import time
@@ -22,6 +23,7 @@ from aioqruntime._exceptions import (
     AmbiguousSubmissionError,
     NotFoundError,
     QRuntimeError,
+    ServiceClosedError,
     SessionClosedError,
 )
 from aioqruntime.protocol import (
@@ -48,6 +50,7 @@ from aioqruntime.runtime._core import ServiceCore
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
 from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
+from aioqruntime.runtime._tasks import run_concurrently
 from aioqruntime.runtime._watcher import JobWatcher
 from aioqruntime.transport import Transport, TransportConfig
 from aioqruntime.transport._client import warn_insecure
@@ -236,7 +239,7 @@ class AsyncRuntimeService:
 
     def _core_or_raise(self) -> ServiceCore:
         if self._core is None or self._core.closed:
-            raise RuntimeError(
+            raise ServiceClosedError(
                 "the service is closed"
                 if self._closed
                 else "the service is not open: use 'async with AsyncRuntimeService(...)'"
@@ -361,10 +364,9 @@ class AsyncRuntimeService:
             async with limiter:
                 await reconcile(entry)
 
-        async with anyio.create_task_group() as tg:
-            for entry in entries:
-                if not entry.job_id:
-                    tg.start_soon(bounded, entry)
+        await run_concurrently(
+            functools.partial(bounded, entry) for entry in entries if not entry.job_id
+        )
         jobs: list[AsyncRuntimeJob] = []
         for entry in entries:
             resolved = found.get(entry.client_tag)
@@ -432,9 +434,7 @@ class AsyncRuntimeService:
             data = response.json() if response.body.strip() else None
             properties = dict(data) if isinstance(data, dict) and data else None
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read_configuration)
-            tg.start_soon(read_properties)
+        await run_concurrently((read_configuration, read_properties))
         if configuration.get("simulator"):
             properties = None
         # Building the Target is CPU work: keep it off the loop.
@@ -470,9 +470,7 @@ class AsyncRuntimeService:
         async def load(entry: BackendListEntry) -> None:
             found[entry.name] = await self.backend(entry.name)
 
-        async with anyio.create_task_group() as tg:
-            for entry in entries:
-                tg.start_soon(load, entry)
+        await run_concurrently(functools.partial(load, entry) for entry in entries)
         result = [found[e.name] for e in entries]
         if min_num_qubits is not None:
             result = [b for b in result if b.num_qubits >= min_num_qubits]

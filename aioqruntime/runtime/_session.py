@@ -41,6 +41,7 @@ from aioqruntime._exceptions import (
     APIError,
     InvalidInputError,
     NotFoundError,
+    ServiceClosedError,
     SessionClosedError,
 )
 from aioqruntime.protocol import (
@@ -52,8 +53,8 @@ from aioqruntime.protocol import (
     parse_max_time,
 )
 from aioqruntime.runtime._backend import ServiceBackend
-from aioqruntime.runtime._core import RuntimeOptions
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+from aioqruntime.runtime._options import RuntimeOptions
 from aioqruntime.runtime._service import AsyncRuntimeService
 from aioqruntime.runtime._watcher import JobWatcher
 
@@ -174,6 +175,7 @@ class AsyncSession:
         if self._session_id is None:
             return
         transport = self._service._core_or_raise().transport
+        logger.info("closing %s session %s", self._mode, self._session_id)
         with contextlib.suppress(NotFoundError):
             await transport.send(close_session(self._session_id), idempotent=True)
 
@@ -183,6 +185,7 @@ class AsyncSession:
         if self._session_id is None:
             return
         transport = self._service._core_or_raise().transport
+        logger.info("cancelling %s session %s", self._mode, self._session_id)
         await transport.send(cancel_session(self._session_id))
 
     @classmethod
@@ -303,7 +306,13 @@ class AsyncSession:
             response = await core.transport.send(request)
             self._session_id = Session.from_json(response.json()).id
             self._created = True
-            logger.debug("opened %s session %s", self._mode, self._session_id)
+            logger.info(
+                "opened %s session %s on %s (max_time %s)",
+                self._mode,
+                self._session_id,
+                self._backend_name,
+                self._max_time,
+            )
             if core.journal is not None:
                 with anyio.CancelScope(shield=True):  # the session exists: it must be recorded
                     await core.journal.session_opened(
@@ -368,7 +377,7 @@ class AsyncSession:
             return
         try:
             service_watcher = self._service._watcher_or_raise()
-        except RuntimeError:  # the service is closed too: nobody can watch them any more
+        except ServiceClosedError:  # the service is closed too: nobody can watch them any more
             for job in jobs:
                 job.abandon(
                     SessionClosedError(

@@ -395,9 +395,10 @@ class JobWatcher:
             self._retry_fetch_at[item.id] = anyio.current_time() + delay
             self.fetch_failures += 1
             logger.warning(
-                "watcher %s: fetching job %s failed (%d times, next try in %.2fs): %s",
+                "watcher %s: fetching job %s (session %s) failed (%d times, next try in %.2fs): %s",
                 self.name,
                 item.id,
+                job.session_id,
                 failures,
                 delay,
                 exc,

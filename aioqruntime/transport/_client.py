@@ -33,6 +33,7 @@ from aioqruntime._exceptions import (
     APITimeoutError,
     AuthenticationError,
     InsecureTransportWarning,
+    ServiceClosedError,
 )
 from aioqruntime.protocol import (
     HttpRequest,
@@ -124,7 +125,7 @@ class Transport:
     def open(self) -> None:
         """Create the ``ClientSession`` (needs a running event loop; call from async code)."""
         if self._closed:
-            raise RuntimeError("this transport is closed")
+            raise ServiceClosedError("this transport is closed")
         if self._session is None:
             timeouts = self.config.timeouts
             connector = aiohttp.TCPConnector(
@@ -283,7 +284,7 @@ class Transport:
     ) -> HttpResponse:
         session = self._session
         if session is None:
-            raise RuntimeError(
+            raise ServiceClosedError(
                 "the transport is not open: use the service inside 'async with'"
                 if not self._closed
                 else "the transport is closed"

@@ -1,8 +1,9 @@
 """Every public entry point refuses bad input with a typed error BEFORE any request is sent.
 
 "Before" is proven with the server's ``request_log``: the number of requests is the same after
-the refusal as before it. Tests marked ``xfail(strict=True, reason="client: ...")`` document
-gaps in ``aioqruntime/runtime`` (owned elsewhere): they pass once the client is fixed.
+the refusal as before it. The last group covers the runtime layer itself (``session.run``,
+``service.backend``, job handles of a closed service): typed errors, never an ``ExceptionGroup``,
+a ``TypeError`` or a bare ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from qiskit.quantum_info import SparsePauliOp
 from aioqruntime import (
     InvalidInputError,
     NotFoundError,
-    QRuntimeError,
+    ServiceClosedError,
     SessionClosedError,
 )
 from aioqruntime.primitives import AsyncEstimator, AsyncSampler
-from aioqruntime.runtime import AsyncBatch, AsyncRuntimeService, AsyncSession, ServiceBackend
-from aioqruntime.server import LocalRuntimeServer
+from aioqruntime.runtime import (
+    AsyncBatch,
+    AsyncRuntimeJob,
+    AsyncRuntimeService,
+    AsyncSession,
+    ServiceBackend,
+)
+from aioqruntime.server import LocalRuntimeServer, ServerConfig
 from tests.client._helpers import local_service, x_pattern
 
 Setup = tuple[LocalRuntimeServer, AsyncRuntimeService, ServiceBackend]
@@ -221,92 +228,120 @@ async def test_mode_of_the_wrong_type() -> None:
             await refused(server, lambda mode=mode: AsyncEstimator(mode))
 
 
-# --- gaps in aioqruntime/runtime (not owned here): strict xfails ------------------------------
+# --- the runtime layer: typed errors, not ExceptionGroup/TypeError/RuntimeError ---------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: AsyncRuntimeService.backend('unknown') raises an ExceptionGroup wrapping "
-    "NotFoundError (the two GETs of _fetch_backend run in a task group) instead of NotFoundError",
-)
 async def test_unknown_backend_name_is_a_typed_error() -> None:
     async with setup() as (_, service, _):
         with pytest.raises(NotFoundError):
             await service.backend("no_such_backend")
+        with pytest.raises(NotFoundError):  # the cache did not keep a failure
+            await service.backend("no_such_backend")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: entering AsyncSession('unknown', service=...) raises an ExceptionGroup "
-    "(same _fetch_backend task group) instead of a typed QRuntimeError",
-)
 async def test_session_on_unknown_backend_is_a_typed_error() -> None:
     async with setup() as (server, service, _):
-        with pytest.raises(QRuntimeError):
-            async with AsyncSession("no_such_backend", service=service):
-                pass
-        assert not [r for r in server.request_log if r.method == "POST"]
+        for kind in (AsyncSession, AsyncBatch):
+            with pytest.raises(NotFoundError):
+                async with kind("no_such_backend", service=service):
+                    pass
+        assert not [r for r in server.request_log if r.path.endswith("/sessions")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: AsyncSession.run(program, inputs=<not a mapping>) raises TypeError from "
-    "dict(params) in ServiceCore.submit, not InvalidInputError",
-)
 async def test_session_run_inputs_not_a_mapping() -> None:
     async with setup() as (server, _, backend), AsyncBatch(backend) as batch:
         await refused(server, lambda: batch.run("sampler", 5))  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: RuntimeOptions.from_mapping/validate: options={'log_level': 5} raises "
-    "AttributeError ('int' has no .upper) instead of InvalidInputError",
-)
 async def test_session_run_log_level_of_the_wrong_type() -> None:
     async with setup() as (server, _, backend), AsyncBatch(backend) as batch:
         await refused(server, lambda: batch.run("sampler", {}, {"log_level": 5}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: RuntimeOptions.from_mapping turns private='yes' into True (bool()) "
-    "instead of refusing a non-bool",
-)
 async def test_session_run_private_must_be_a_bool() -> None:
     async with setup() as (server, _, backend), AsyncBatch(backend) as batch:
         await refused(server, lambda: batch.run("sampler", {}, {"private": "yes"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: RuntimeOptions.validate accepts tags with lone surrogates or control "
-    "characters (the primitives refuse them via primitives._options.check_tags)",
-)
 async def test_session_run_tags_must_be_valid_text() -> None:
     async with setup() as (server, _, backend), AsyncBatch(backend) as batch:
         await refused(server, lambda: batch.run("sampler", {}, {"job_tags": ["\ud800"]}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: ServiceCore.submit has no size check: a job body over 50 MB is sent (the "
-    "server answers 413) instead of InvalidInputError before sending",
-)
 async def test_session_run_body_over_50_mb() -> None:
     async with setup() as (server, _, backend), AsyncBatch(backend) as batch:
-        await refused(server, lambda: batch.run("sampler", {"blob": "x" * 51_000_000}))
+        await refused(
+            server, lambda: batch.run("sampler", {"blob": "x" * 51_000_000}), match="50 MB"
+        )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: a job handle whose service is closed raises a bare RuntimeError('the "
-    "transport is closed') from cancel()/refresh()/logs()/metrics(), not a QRuntimeError",
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("sampler", {}, 5), "options must be a dict"),
+        (("sampler", {}, {"nope": 1}), "unknown runtime options"),
+        (("sampler", {}, {"log_level": "LOUD"}), "log_level"),
+        (("sampler", {}, {"job_tags": "abc"}), "job_tags"),
+        (("sampler", {}, {"job_tags": ["a"] * 9}), "at most 8"),
+        (("sampler", {}, {"job_tags": ["x" * 87]}), "86"),
+        (("sampler", {}, {"job_tags": ["new\nline"]}), "control"),
+        (("sampler", {}, {"job_tags": ["a"], "tags": ["b"]}), "not both"),
+        (("sampler", {}, {"max_execution_time": 0}), "max_execution_time"),
+        (("sampler", {}, {"max_execution_time": True}), "max_execution_time"),
+        (("sampler", {}, {"private": 1}), "private"),
+        (("sampler", {}, {"label": 5}), "label"),
+        (("", {}), "program id"),
+        ((None, {}), "program id"),
+        (("sampler", {1: "x"}), "names must be strings"),
+        (("sampler", ["pubs"]), "mapping"),
+    ],
 )
+async def test_session_run_refuses_bad_arguments(args: tuple[Any, ...], match: str) -> None:
+    async with setup() as (server, _, backend), AsyncBatch(backend) as batch:
+        await refused(server, lambda: batch.run(*args), match=match)
+
+
+async def test_session_run_sends_good_options() -> None:
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+    from aioqruntime.codec import encode_sampler_pubs
+
+    pubs = encode_sampler_pubs([SamplerPub.coerce(x_pattern(1, 1, 5), 3)])
+    async with setup() as (server, _, backend), AsyncBatch(backend) as batch:
+        job = await batch.run(
+            "sampler",
+            {"pubs": pubs, "version": 2, "support_qiskit": True},
+            {"log_level": "info", "job_tags": ["é", "x"], "private": False},
+        )
+        assert (await job)[0].data.c.get_counts() == {"1": 3}
+        assert {"é", "x", job.client_tag} <= set(server.job(job.job_id()).tags)
+
+
 async def test_job_of_a_closed_service_gives_typed_errors() -> None:
-    async with local_service() as (server, service):
-        backend = await service.backend("ibm_local5")
-        server.pause()
-        job = await AsyncSampler(backend).run([x_pattern(1, 1, 5)], shots=1)
-    with pytest.raises(QRuntimeError):
-        await job.cancel()
+    async with LocalRuntimeServer(config=ServerConfig(workers=0)) as server:
+        async with AsyncRuntimeService(
+            token=server.token, instance=server.instance, url=server.api_url
+        ) as service:
+            backend = await service.backend("ibm_local5")
+            server.pause()
+            job = await AsyncSampler(backend).run([x_pattern(1, 1, 5)], shots=1)
+        await closed_service_refuses(server, service, backend, job)
+
+
+async def closed_service_refuses(
+    server: LocalRuntimeServer,
+    service: AsyncRuntimeService,
+    backend: ServiceBackend,
+    job: AsyncRuntimeJob,
+) -> None:
+    before = len(server.request_log)
+    for call in (job.cancel, job.refresh, job.logs, job.metrics, lambda: job.update_tags(["a"])):
+        with pytest.raises(ServiceClosedError, match="closed") as caught:
+            await call()
+        assert isinstance(caught.value, SessionClosedError)
+        assert isinstance(caught.value, RuntimeError)  # what earlier versions raised
+    with pytest.raises(ServiceClosedError):
+        await service.backend("ibm_local5")
+    with pytest.raises(ServiceClosedError):
+        await backend.status()
+    assert len(server.request_log) == before
