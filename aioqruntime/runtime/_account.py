@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 from aioqruntime._exceptions import InvalidInputError
 from aioqruntime.protocol import Secret
 
-__all__ = ["DEFAULT_IAM_URL", "DEFAULT_URL", "Account", "resolve_account"]
+__all__ = ["API_PATH", "DEFAULT_IAM_URL", "DEFAULT_URL", "Account", "resolve_account"]
 
 DEFAULT_URL: Final = "https://quantum.cloud.ibm.com/api/v1"
 DEFAULT_IAM_URL: Final = "https://iam.cloud.ibm.com"
 _IBM_SUFFIX: Final = ".cloud.ibm.com"
+#: Where the runtime API lives on a host given without a path (IBM's and the local server's).
+API_PATH: Final = "/api/v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +43,11 @@ def resolve_account(
 ) -> Account:
     """Arguments win; missing ones come from ``QISKIT_IBM_TOKEN/INSTANCE/URL``.
 
-    ``url`` is the runtime API base (default IBM's). ``iam_url`` defaults to IBM's IAM for IBM
-    hosts and to the API's own scheme://host:port otherwise (how the local server is reached).
+    ``url`` is the runtime API base (default IBM's). A URL with a path is used as is; one without
+    (``http://127.0.0.1:8765``, as ``aioqruntime serve`` prints it) means its ``/api/v1``, and
+    ``https://cloud.ibm.com`` the regional IBM API of the instance's CRN. ``iam_url`` defaults to
+    IBM's IAM for IBM hosts and to the API's own scheme://host:port otherwise (how the local
+    server is reached).
     """
     env = os.environ if environ is None else environ
     if token is None:
@@ -68,13 +73,18 @@ def resolve_account(
 
 
 def _runtime_base(url: str, instance: str | None) -> str:
-    """The official client's account URL ``https://cloud.ibm.com`` means the regional API base.
+    """The API base a URL stands for: as is with a path, else the host's ``/api/v1``.
 
-    As in its URL resolver (protocol.md §1.2): the region is the CRN's 6th field.
+    The official client's account URL ``https://cloud.ibm.com`` means the regional API base, as
+    in its URL resolver (protocol.md §1.2): the region is the CRN's 6th field.
     """
     parts = urlsplit(url)
-    if parts.hostname != "cloud.ibm.com" or parts.path.strip("/"):
+    if parts.path.strip("/"):
         return url
+    if parts.hostname != "cloud.ibm.com":
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return url  # refused by the caller
+        return f"{parts.scheme}://{parts.netloc}{API_PATH}"
     fields = instance.split(":") if instance and instance.startswith("crn:") else []
     region = fields[5] if len(fields) > 5 else ""
     prefix = "" if region in ("", "us-east") else f"{region}."

@@ -95,3 +95,30 @@ async def test_client_side_rate_limit_queues_submissions() -> None:
 
 async def _append(into: list[Any], awaitable: Awaitable[Any]) -> None:
     into.append(await awaitable)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765/api/v1"),
+        ("http://127.0.0.1:8765/", "http://127.0.0.1:8765/api/v1"),
+        ("http://127.0.0.1:8765/api/v1/", "http://127.0.0.1:8765/api/v1"),
+        ("http://127.0.0.1:8765/experimental/api/v1", "http://127.0.0.1:8765/experimental/api/v1"),
+        ("http://proxy.example/runtime", "http://proxy.example/runtime"),
+        ("https://quantum.cloud.ibm.com", "https://quantum.cloud.ibm.com/api/v1"),
+    ],
+)
+def test_account_url_without_a_path_means_its_api_v1(url: str, expected: str) -> None:
+    account = resolve_account(token="k", instance=None, url=url, iam_url=None, environ={})
+    assert account.url == expected
+
+
+async def test_service_on_the_url_the_local_server_prints() -> None:
+    async with local_service() as (server, _):
+        assert server.api_url == f"{server.url}/api/v1"
+        async with AsyncRuntimeService(
+            token=server.token, instance=server.instance, url=server.url
+        ) as service:
+            assert service.url == server.api_url
+            backend = await service.backend("ibm_local5")
+            assert backend.num_qubits == 5
