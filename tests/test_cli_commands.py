@@ -82,7 +82,14 @@ def interact(
     once in a while).
     """
     with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        # A shell that runs the suite in the background (CI may) starts it with SIGINT ignored,
+        # and an ignored SIGINT is inherited: give the CLI the default disposition, as a terminal
+        # would, so Ctrl-C reaches it.
+        preexec_fn=_default_sigint,
     ) as process:
         assert process.stderr is not None
         seen = b""
@@ -94,6 +101,10 @@ def interact(
         then(process)
         out, err = process.communicate(timeout=60)
     return process.returncode, out.decode(), (seen + err).decode()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def clean_env() -> dict[str, str]:
