@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["BucketStatistics", "TokenBucket"]
+__all__ = ["BucketStatistics", "SlidingWindowLimit", "TokenBucket"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +106,53 @@ class TokenBucket:
             burst=self.burst,
             throttled=self.rate_per_minute < self._nominal_rate,
         )
+
+
+@dataclass(slots=True)
+class SlidingWindowLimit:
+    """At most ``limit`` admissions in any ``window`` seconds: the service's own rule.
+
+    A token bucket with a burst of ``limit`` lets ``limit`` through at once and then refills, so
+    it admits up to twice the limit in the first window; the service counts a sliding window, and
+    answers 429 to the excess. :meth:`acquire_delay` reserves the earliest slot that keeps every
+    window within the limit (concurrent callers queue in order). Time is passed in, as above.
+    """
+
+    limit: int
+    window: float
+    _slots: list[float] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        if self.limit < 1:
+            raise ValueError(f"limit must be at least 1, got {self.limit}")
+        if not self.window > 0:
+            raise ValueError(f"window must be positive, got {self.window}")
+
+    @classmethod
+    def per_minute(cls, rate: float) -> SlidingWindowLimit:
+        """``rate`` per minute; below one per minute, one per ``60 / rate`` seconds."""
+        if not rate > 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        limit = max(1, int(rate))
+        return cls(limit=limit, window=60.0 * limit / rate)
+
+    def acquire_delay(self, now: float) -> float:
+        """Reserve a slot: the seconds to wait before using it (0 when it is free now)."""
+        # Slots that left every window still open are forgotten.
+        self._slots = [slot for slot in self._slots if slot + self.window > now]
+        if len(self._slots) < self.limit:
+            at = max([now, *self._slots[-1:]])
+        else:
+            # The slot `limit` admissions back must have left the window first.
+            at = max(now, self._slots[-self.limit] + self.window, self._slots[-1])
+        self._slots.append(at)
+        return at - now
+
+    def refund(self, slot: float) -> None:
+        """A waiter cancelled before using its slot at time ``slot``: free it."""
+        if slot in self._slots:
+            self._slots.remove(slot)
+
+    def throttle(self, now: float) -> None:
+        """The server said 429: count a use now, so the next admissions space out."""
+        self._slots.append(max([now, *self._slots[-1:]]))

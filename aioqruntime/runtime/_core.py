@@ -32,7 +32,7 @@ from aioqruntime.protocol import (
     HttpResponse,
     JobCreated,
     PollSchedule,
-    TokenBucket,
+    SlidingWindowLimit,
     create_job,
 )
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
@@ -97,15 +97,22 @@ def current_label() -> str | None:
 class SubmissionLimiter:
     """Client-side pacing of ``POST /jobs``: queues submissions instead of failing them.
 
-    The arithmetic is :class:`~aioqruntime.protocol.TokenBucket`; this only sleeps (on the loop).
+    The arithmetic is :class:`~aioqruntime.protocol.SlidingWindowLimit`, the service's own rule
+    (at most ``per_minute`` in any 60 s, so a burst never draws a 429); this only sleeps.
+    ``window`` other than 60 s scales time (tests).
     """
 
-    def __init__(self, per_minute: float, *, burst: int | None = None) -> None:
-        self._bucket = TokenBucket(per_minute, burst=burst or max(1, int(per_minute)))
+    def __init__(self, per_minute: float, *, window: float | None = None) -> None:
+        self._limit = (
+            SlidingWindowLimit(max(1, int(per_minute)), window)
+            if window is not None
+            else SlidingWindowLimit.per_minute(per_minute)
+        )
         self.waits = 0
 
     async def acquire(self) -> None:
-        delay = self._bucket.acquire_delay(anyio.current_time())
+        now = anyio.current_time()
+        delay = self._limit.acquire_delay(now)
         if delay <= 0:
             return
         self.waits += 1
@@ -113,13 +120,13 @@ class SubmissionLimiter:
         try:
             await anyio.sleep(delay)
         except BaseException:
-            # Cancelled while queued: the reservation goes back to the bucket, then re-raise.
-            self._bucket.refund(anyio.current_time())
+            # Cancelled while queued: free the reserved slot, then re-raise.
+            self._limit.refund(now + delay)
             raise
 
     def throttle(self) -> None:
-        """The server said 429: halve our pace for a while."""
-        self._bucket.throttle(anyio.current_time())
+        """The server said 429: count it as a use, so the next submissions space out."""
+        self._limit.throttle(anyio.current_time())
 
 
 class ServiceCore:

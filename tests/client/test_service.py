@@ -80,8 +80,8 @@ async def test_client_side_rate_limit_queues_submissions() -> None:
     async with local_service() as (_server, service):
         backend = await service.backend("ibm_local5")
         core = service._core_or_raise()
-        # 10 per second, no burst: of 4 concurrent submissions, 3 queue (none fails).
-        core.limiter = SubmissionLimiter(600, burst=1)
+        # One per 50 ms window: of 4 concurrent submissions, 3 queue (none fails).
+        core.limiter = SubmissionLimiter(1, window=0.05)
         sampler = AsyncSampler(backend)
         jobs = []
         async with anyio.create_task_group() as tg:
