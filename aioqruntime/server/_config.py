@@ -68,8 +68,6 @@ class ServerConfig:
     fault_seed: int = 0
     #: Size of ``server.request_log`` (oldest records are dropped).
     request_log_size: int = 10_000
-    #: Seconds the server waits for running jobs at shutdown before abandoning them.
-    shutdown_grace: float = 5.0
     #: Seconds in-flight requests get to finish at shutdown (once the listening socket is closed)
     #: before their handlers are cancelled, e.g. one held by a long latency fault.
     request_shutdown_grace: float = 1.0

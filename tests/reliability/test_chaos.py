@@ -49,9 +49,7 @@ def _faults(latency: float) -> tuple[FaultRule, ...]:
 
 
 def _config(latency: float, seed: int) -> ServerConfig:
-    return ServerConfig(
-        workers=0, lanes=2, faults=_faults(latency), fault_seed=seed, shutdown_grace=0.2
-    )
+    return ServerConfig(workers=0, lanes=2, faults=_faults(latency), fault_seed=seed)
 
 
 async def test_chaos_500_jobs_nothing_lost_nothing_duplicated(tmp_path: Path) -> None:
