@@ -19,6 +19,7 @@ from aioqruntime._exceptions import (
     BadRequestError,
     CodecError,
     ConflictError,
+    InsecureTransportWarning,
     InternalServerError,
     InvalidInputError,
     JobCancelledError,
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
         AsyncRuntimeJob,
         AsyncRuntimeService,
         AsyncSession,
+        ServiceBackend,
         as_completed,
+        job_label,
     )
     from aioqruntime.server import LocalRuntimeServer
 
@@ -56,6 +59,8 @@ _LAZY = {
     "AsyncBatch": "aioqruntime.runtime",
     "AsyncRuntimeJob": "aioqruntime.runtime",
     "as_completed": "aioqruntime.runtime",
+    "job_label": "aioqruntime.runtime",
+    "ServiceBackend": "aioqruntime.runtime",
     "AsyncSampler": "aioqruntime.primitives",
     "AsyncEstimator": "aioqruntime.primitives",
     "LocalRuntimeServer": "aioqruntime.server",
@@ -87,6 +92,7 @@ __all__ = [
     "BadRequestError",
     "CodecError",
     "ConflictError",
+    "InsecureTransportWarning",
     "InternalServerError",
     "InvalidInputError",
     "JobCancelledError",
@@ -101,9 +107,11 @@ __all__ = [
     "ProtocolError",
     "QRuntimeError",
     "RateLimitError",
+    "ServiceBackend",
     "ServiceClosedError",
     "SessionClosedError",
     "SessionError",
     "__version__",
     "as_completed",
+    "job_label",
 ]
