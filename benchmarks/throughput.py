@@ -14,17 +14,16 @@ pointed at it by configuration (official-client.md §2) and never at IBM.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
 import anyio.from_thread
+from _harness import official_environment, refuse_non_loopback, server_in_background
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
@@ -106,21 +105,6 @@ async def run_ours(server: LocalRuntimeServer, jobs: int) -> Run:
 # --- the official client -----------------------------------------------------------------------
 
 
-@contextmanager
-def official_environment(server: LocalRuntimeServer) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ("IAM_URL", "QISKIT_FUNCTIONS_EXPERIMENTAL")}
-    os.environ["IAM_URL"] = server.url
-    os.environ["QISKIT_FUNCTIONS_EXPERIMENTAL"] = "1"
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_official(server: LocalRuntimeServer, jobs: int, *, threads: int | None, name: str) -> Run:
     import warnings
 
@@ -163,18 +147,6 @@ def run_official(server: LocalRuntimeServer, jobs: int, *, threads: int | None, 
 # --- driver -------------------------------------------------------------------------------------
 
 
-@contextmanager
-def server_in_background(latency: float) -> Iterator[LocalRuntimeServer]:
-    config = ServerConfig(faults=(FaultRule(path="/*", latency=latency),))
-    with (
-        anyio.from_thread.start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(LocalRuntimeServer(config=config)) as server,
-    ):
-        # Warm the simulation worker up so that no client pays the process start-up.
-        portal.call(warm_up, server)
-        yield server
-
-
 async def warm_up(server: LocalRuntimeServer) -> None:
     async with AsyncRuntimeService(
         token=server.token, instance=server.instance, url=server.api_url
@@ -213,7 +185,9 @@ def main() -> None:
     parser.add_argument("--skip-sequential", action="store_true")
     args = parser.parse_args()
     runs: list[Run] = []
-    with server_in_background(args.latency) as server:
+    refuse_non_loopback()
+    config = ServerConfig(faults=(FaultRule(path="/*", latency=args.latency),))
+    with server_in_background(config, warm_up) as server:
         print(f"server at {server.url}, {args.latency * 1000:.0f} ms per request, {args.jobs} jobs")
         steps: list[Callable[[], Run]] = [lambda: anyio.run(run_ours, server, args.jobs)]
         if not args.skip_sequential:

@@ -24,19 +24,16 @@ configuration (official-client.md §2), and any non-loopback connection or looku
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import os
-import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.from_thread
 import numpy as np
+from _harness import official_environment, refuse_non_loopback, server_in_background
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp
@@ -221,61 +218,7 @@ class Pacer:
                     raise
 
 
-@contextmanager
-def official_environment(server: LocalRuntimeServer) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ("IAM_URL", "QISKIT_FUNCTIONS_EXPERIMENTAL")}
-    os.environ["IAM_URL"] = server.url
-    os.environ["QISKIT_FUNCTIONS_EXPERIMENTAL"] = "1"
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 # --- loopback guard and driver ------------------------------------------------------------------
-
-
-def _is_loopback(host: Any) -> bool:
-    if host in ("localhost", None):
-        return True
-    try:
-        return ipaddress.ip_address(str(host).strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def refuse_non_loopback() -> None:
-    """A wrong configuration fails loudly here instead of contacting any other host."""
-    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _is_loopback(host):
-            raise OSError(f"benchmark: refusing to resolve non-loopback host {host!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        if isinstance(address, tuple) and not _is_loopback(address[0]):
-            raise OSError(f"benchmark: refusing to connect to {address!r}")
-        return real_connect(self, address)
-
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
-    socket.socket.connect = connect  # type: ignore[method-assign]
-
-
-@contextmanager
-def server_in_background(scale: float) -> Iterator[LocalRuntimeServer]:
-    # IBM's 5 per minute, with the server's sliding window scaled down by `scale`.
-    config = ServerConfig(rate_limit_per_minute=IBM_PER_MINUTE, rate_limit_window=60.0 / scale)
-    with (
-        anyio.from_thread.start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(LocalRuntimeServer(config=config)) as server,
-    ):
-        portal.call(warm_up, server)
-        yield server
 
 
 async def warm_up(server: LocalRuntimeServer) -> None:
@@ -328,7 +271,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=30.0)
     args = parser.parse_args()
     refuse_non_loopback()
-    with server_in_background(args.scale) as server:
+    # IBM's 5 per minute, with the server's sliding window scaled down by `scale`.
+    config = ServerConfig(rate_limit_per_minute=IBM_PER_MINUTE, rate_limit_window=60.0 / args.scale)
+    with server_in_background(config, warm_up) as server:
         print(f"server at {server.url}; {args.iterations} iterations, time scale {args.scale:g}x")
         ours = anyio.run(run_ours, server, args.iterations, args.scale)
         print(f"  ours: {ours.jobs} jobs, {ours.seconds:.1f} s")
