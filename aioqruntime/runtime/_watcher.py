@@ -258,7 +258,8 @@ class JobWatcher:
         for session_id, ids in groups.items():
             try:
                 finished.extend(await self._refresh_group(session_id, ids))
-            except APIError as exc:
+            except (APIError, ProtocolError) as exc:
+                # Transient either way (a failed or a malformed answer): the next tick asks again.
                 logger.warning("watcher %s: refreshing jobs failed: %s", self.name, exc)
         if finished:
             await self._settle(finished)
@@ -266,18 +267,18 @@ class JobWatcher:
     async def _refresh_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
         finished: dict[str, Job] = {}
         first: list[JobList] = []
-        errors: list[APIError] = []
+        errors: list[APIError | ProtocolError] = []
 
         async def first_pending_page() -> None:
             try:
                 first.append(await self._list(pending=True, session_id=session_id, offset=0))
-            except APIError as exc:  # re-raised below, unwrapped from the task group
+            except (APIError, ProtocolError) as exc:  # re-raised below, unwrapped
                 errors.append(exc)
 
         async def newest_finished_page() -> None:
             try:
                 page = await self._list(pending=False, session_id=session_id, offset=0)
-            except APIError as exc:
+            except (APIError, ProtocolError) as exc:
                 errors.append(exc)
                 return
             finished.update(
@@ -341,7 +342,7 @@ class JobWatcher:
                 if job is not None:
                     self._fire(job.settle(error=_missing(job_id, exc)), job)
                 return
-            except APIError as exc:  # transient: the next tick asks again
+            except (APIError, ProtocolError) as exc:  # transient: the next tick asks again
                 logger.warning("watcher %s: reading job %s failed: %s", self.name, job_id, exc)
                 return
             tracked = self._jobs.get(job_id)
