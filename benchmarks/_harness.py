@@ -60,6 +60,24 @@ def official_environment(server: LocalRuntimeServer) -> Iterator[None]:
 
 
 @contextmanager
+def official_service(server: LocalRuntimeServer) -> Iterator[Any]:
+    """The official ``QiskitRuntimeService`` pointed at ``server`` by configuration only."""
+    import warnings
+
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    # SamplerV2/EstimatorV2 are deprecated in 0.51.0; the benchmark measures them as documented.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    with official_environment(server):
+        yield QiskitRuntimeService(
+            channel="ibm_quantum_platform",
+            token=server.token,
+            instance=server.instance,
+            url=server.url + "/experimental/api/v1",
+        )
+
+
+@contextmanager
 def server_in_background(
     config: ServerConfig, warm_up: Callable[[LocalRuntimeServer], Awaitable[None]]
 ) -> Iterator[LocalRuntimeServer]:

@@ -23,7 +23,7 @@ from datetime import datetime
 
 import anyio
 import anyio.from_thread
-from _harness import official_environment, refuse_non_loopback, server_in_background
+from _harness import official_service, refuse_non_loopback, server_in_background
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
@@ -106,18 +106,10 @@ async def run_ours(server: LocalRuntimeServer, jobs: int) -> Run:
 
 
 def run_official(server: LocalRuntimeServer, jobs: int, *, threads: int | None, name: str) -> Run:
-    import warnings
 
-    from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2, Session
+    from qiskit_ibm_runtime import SamplerV2, Session
 
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    with official_environment(server):
-        service = QiskitRuntimeService(
-            channel="ibm_quantum_platform",
-            token=server.token,
-            instance=server.instance,
-            url=server.url + "/experimental/api/v1",
-        )
+    with official_service(server) as service:
         backend = service.backend(BACKEND)
         isa = generate_preset_pass_manager(backend=backend, optimization_level=1).run(bell())
         resolved: dict[str, float] = {}

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 import anyio
 import anyio.from_thread
 import numpy as np
-from _harness import official_environment, refuse_non_loopback, server_in_background
+from _harness import official_service, refuse_non_loopback, server_in_background
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp
@@ -152,16 +151,9 @@ class PacedEstimator(AsyncEstimator):
 
 
 def run_official(server: LocalRuntimeServer, iterations: int, scale: float) -> Run:
-    from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, Session
+    from qiskit_ibm_runtime import EstimatorV2, Session
 
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    with official_environment(server):
-        service = QiskitRuntimeService(
-            channel="ibm_quantum_platform",
-            token=server.token,
-            instance=server.instance,
-            url=server.url + "/experimental/api/v1",
-        )
+    with official_service(server) as service:
         backend = service.backend(BACKEND)
         circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
         observable = hamiltonian().apply_layout(circuit.layout)
