@@ -27,9 +27,11 @@ from aioqruntime.server import LocalRuntimeServer, ServerConfig
 
 
 @asynccontextmanager
-async def server_and_service() -> AsyncIterator[tuple[LocalRuntimeServer, AsyncRuntimeService]]:
+async def server_and_service(
+    config: ServerConfig | None = None,
+) -> AsyncIterator[tuple[LocalRuntimeServer, AsyncRuntimeService]]:
     async with (
-        LocalRuntimeServer(config=ServerConfig(workers=0)) as server,
+        LocalRuntimeServer(config=config or ServerConfig(workers=0)) as server,
         AsyncRuntimeService(
             token=server.token,
             instance=server.instance,
@@ -190,6 +192,24 @@ async def test_backends_jobs_job_and_sessions(capsys: pytest.CaptureFixture[str]
             (row,) = out.splitlines()[1:]
             assert row.split()[:2] == [session.session_id, "dedicated"]
             assert "ibm_local5" in row
+
+
+async def test_cancel_a_running_job(capsys: pytest.CaptureFixture[str]) -> None:
+    # Every job stays Running for an hour: only the cancel can end this one.
+    with anyio.fail_after(120):
+        held = ServerConfig(workers=0, execution_delay=3600.0)
+        async with server_and_service(held) as (server, service):
+            backend = await service.backend("ibm_local5")
+            args = server_args(server)
+            job = await AsyncSampler(backend).run([x_on([1])], shots=10)
+            await server.wait_for_job_state(job.job_id(), "Running")
+            code, out, err = await run_cli(capsys, "cancel", job.job_id(), *args)
+            assert code == 0, err
+            assert f"cancel requested for job {job.job_id()} (was RUNNING)" in out
+            assert server.job(job.job_id()).status.value == "Cancelled"
+            code, out, err = await run_cli(capsys, "job", job.job_id(), *args)
+            assert code == 3
+            assert "status      CANCELLED" in out
 
 
 async def test_wait_failed_job_and_cancel(capsys: pytest.CaptureFixture[str]) -> None:

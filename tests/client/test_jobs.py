@@ -140,6 +140,21 @@ async def test_job_cancel_cancels_and_cancelling_a_final_job_conflicts() -> None
                 await done.cancel()
 
 
+async def test_job_cancel_stops_a_running_job() -> None:
+    # Every job stays Running for an hour: only the cancel can end this one.
+    async with local_service(execution_delay=3600.0) as (server, service):
+        backend = await service.backend("ibm_local5")
+        job = await AsyncSampler(backend).run([x_pattern(1, 1, 5)])  # job mode
+        await server.wait_for_job_state(job.job_id(), "Running")
+        await job.cancel()
+        with anyio.fail_after(60), pytest.raises(JobCancelledError) as caught:
+            await job
+        assert caught.value.job_id == job.job_id()
+        assert job.status() is JobStatus.CANCELLED
+        assert server.job(job.job_id()).status.value == "Cancelled"
+        assert len(api_requests(server, "POST", f"/jobs/{job.job_id()}/cancel")) == 1
+
+
 async def test_failed_job_raises_typed_error_with_reason() -> None:
     async with local_service() as (server, service):
         backend = await service.backend("ibm_local5")

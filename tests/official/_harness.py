@@ -35,8 +35,8 @@ WAIT_TIMEOUT = 120.0
 #: The device the flows run on (a 5-qubit QPU-like device of the default set).
 BACKEND = "ibm_local5"
 
-#: The recordings of official-client.md (outside the repository; only checked when present).
-TRACES = Path("/work/shared/traces")
+#: The recordings of the official client, vendored verbatim in ``tests/data/traces``.
+TRACES = Path(__file__).parents[1] / "data" / "traces"
 STORED_SEQUENCES = Path(__file__).with_name("recorded_sequences.json")
 
 #: The recorded flows whose sequences are stored with the tests.
@@ -282,7 +282,7 @@ def our_sequence(requests: Iterable[Request]) -> list[Step]:
 
 
 def recorded_sequence(path: Path) -> list[Step]:
-    """The same view of a recorded trace (a ``shared/traces/<flow>.jsonl`` file)."""
+    """The same view of a recorded trace (a ``tests/data/traces/<flow>.jsonl`` file)."""
     import json
 
     rows: list[Step] = []
@@ -298,7 +298,7 @@ def recorded_sequence(path: Path) -> list[Step]:
 
 def trace_sequence(flow: str) -> list[Step]:
     """A flow's recorded sequence, as stored in ``recorded_sequences.json`` (derived from the
-    shared traces by :func:`recorded_sequence`, so the suite does not need them at run time)."""
+    vendored traces by :func:`recorded_sequence`; a test checks the two agree)."""
     import json
 
     stored = json.loads(STORED_SEQUENCES.read_text(encoding="utf-8"))

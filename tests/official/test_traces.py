@@ -1,5 +1,5 @@
 """Flow 11: the official client sends our server the same requests, in the same order, as it sent
-the recording stub (``shared/traces/<flow>.jsonl``, whose request sequences are stored with the
+the recording stub (``tests/data/traces/<flow>.jsonl``, whose request sequences are stored with the
 tests in ``recorded_sequences.json``).
 
 Each flow is re-enacted call by call as it was recorded (service start-up with the Global Search
@@ -238,10 +238,9 @@ def test_every_stored_flow_is_exercised() -> None:
     assert set(FLOWS) | {"e_retry_502"} == set(RECORDED_FLOWS)
 
 
-@pytest.mark.skipif(not TRACES.is_dir(), reason="the shared recordings are not on this machine")
 @pytest.mark.parametrize("flow", RECORDED_FLOWS)
 def test_stored_sequences_are_the_recordings(flow: str) -> None:
-    """``recorded_sequences.json`` is exactly what the shared ``.jsonl`` recordings say."""
+    """``recorded_sequences.json`` is exactly what the vendored ``.jsonl`` recordings say."""
     assert trace_sequence(flow) == recorded_sequence(TRACES / f"{flow}.jsonl")
 
 

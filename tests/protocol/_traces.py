@@ -1,4 +1,4 @@
-"""Loading the recorded official-client traces from /work/shared/traces (read-only)."""
+"""Loading the recorded official-client traces vendored in ``tests/data/traces``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TRACES_DIR = Path("/work/shared/traces")
+TRACES_DIR = Path(__file__).parents[1] / "data" / "traces"
 _API_PREFIX = re.compile(r"^(?:/experimental)?/api/v1(?=/)")
 
 
@@ -32,8 +32,6 @@ class TracedRequest:
 
 
 def traced_requests() -> Iterator[TracedRequest]:
-    if not TRACES_DIR.is_dir():
-        return
     for trace in sorted(TRACES_DIR.glob("*.jsonl")):
         for line in trace.read_text().splitlines():
             record = json.loads(line)

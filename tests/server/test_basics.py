@@ -87,12 +87,14 @@ async def test_backends(api: Api) -> None:
     props = await api.json("GET", "/backends/ibm_local27/properties")
     assert len(props["qubits"]) == 27
     status = await api.json("GET", "/backends/ibm_local5/status")
+    config5 = await api.json("GET", "/backends/ibm_local5/configuration")
+    assert config5["backend_version"]
     assert status == {
         "state": True,
         "status": "active",
         "message": "available",
         "length_queue": 0,
-        "backend_version": config["backend_version"] if False else status["backend_version"],
+        "backend_version": config5["backend_version"],
     }
     await api.json("GET", "/backends/nope/status", status=404)
 

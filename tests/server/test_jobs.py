@@ -3,13 +3,14 @@ metrics, logs, usage, validation, instance isolation, estimator values."""
 
 from __future__ import annotations
 
+import anyio
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from aioqruntime.codec import loads
-from aioqruntime.server import LocalRuntimeServer
+from aioqruntime.server import LocalRuntimeServer, ServerConfig
 
 from .conftest import Api, estimator_body, sampler_body
 
@@ -56,12 +57,26 @@ async def test_cancel_delete_and_tags(api: Api, server: LocalRuntimeServer) -> N
     await api.json("GET", f"/jobs/{job_id}", status=404)
 
 
+#: Every job stays Running this long (far beyond any test): only a cancel can end it.
+HOLD_RUNNING = ServerConfig(execution_delay=3600.0)
+
+
+@pytest.mark.parametrize("config", [HOLD_RUNNING])
 async def test_cancel_running_job(api: Api, server: LocalRuntimeServer) -> None:
-    server.fail_next_job("ibm_local27", "hold", 1517)  # unrelated backend stays untouched
     job_id = await api.submit(sampler_body())
-    await server.wait_for_job_state(job_id, "Running", "Completed")
+    after = await api.submit(sampler_body())  # queued behind it on the same one-lane device
+    await server.wait_for_job_state(job_id, "Running")
     response = await api.request("POST", f"/jobs/{job_id}/cancel")
-    assert response.status in (204, 409)  # 409 only if it completed first
+    assert response.status == 204
+    job = await api.json("GET", f"/jobs/{job_id}", params={"exclude_params": "true"})
+    assert job["state"]["status"] == "Cancelled"
+    assert job["state"]["reason"] == "Job cancelled by the user"
+    # The device's one lane is free again: the job queued behind it starts.
+    with anyio.fail_after(60):
+        await server.wait_for_job_state(after, "Running")
+    assert server.job(job_id).status.value == "Cancelled"
+    response = await api.request("POST", f"/jobs/{job_id}/cancel")
+    assert response.status == 409
 
 
 async def test_list_filters_and_pagination(api: Api, server: LocalRuntimeServer) -> None:
