@@ -125,15 +125,26 @@ def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _drop_empty(options: dict[str, Any]) -> dict[str, Any]:
-    """Remove ``None`` values and empty groups, recursively: unset options are not sent."""
+#: Options whose ``None`` means something (no maximum, no limit): sent as ``null``, as the
+#: official client does; every other ``None`` means "unset" and is not sent.
+_MEANINGFUL_NULLS: Final = frozenset(
+    {
+        ("resilience", "pec", "max_overhead"),
+        ("resilience", "layer_noise_learning", "max_layers_to_learn"),
+    }
+)
+
+
+def _drop_empty(options: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Remove unset (``None``) values and empty groups, recursively: unset options are not sent."""
     out: dict[str, Any] = {}
     for key, value in options.items():
+        where = (*path, key)
         if isinstance(value, Mapping):
-            value = _drop_empty(dict(value))
+            value = _drop_empty(dict(value), where)
             if not value:
                 continue
-        if value is None:
+        if value is None and where not in _MEANINGFUL_NULLS:
             continue
         out[key] = value
     return out
