@@ -29,6 +29,9 @@ from aioqruntime.primitives._option_classes import (
     ZneOptions,
 )
 
+#: The official name of the options base class of both primitives.
+OptionsV2 = PrimitiveOptions
+
 __all__ = [
     "DynamicalDecouplingOptions",
     "EnvironmentOptions",
@@ -36,6 +39,7 @@ __all__ = [
     "ExecutionOptionsV2",
     "LayerNoiseLearningOptions",
     "MeasureNoiseLearningOptions",
+    "OptionsV2",
     "PecOptions",
     "PrimitiveOptions",
     "ResilienceOptionsV2",

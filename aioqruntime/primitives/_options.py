@@ -75,6 +75,10 @@ def split_options(
     simulator = program.get("simulator")
     if isinstance(simulator, dict) and simulator.get("coupling_map") is not None:
         simulator["coupling_map"] = _edges(simulator["coupling_map"])
+    if isinstance(simulator, dict) and _is_noise_model_object(simulator.get("noise_model")):
+        # A qiskit-aer NoiseModel, tagged as the official encoder tags it.
+        noise_model = simulator["noise_model"]
+        simulator["noise_model"] = {"__type__": "NoiseModel", "__value__": noise_model.to_dict()}
     image = None
     experimental = given.get("experimental")
     if experimental is not None:
@@ -148,6 +152,10 @@ def _drop_empty(options: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str
             continue
         out[key] = value
     return out
+
+
+def _is_noise_model_object(value: object) -> bool:
+    return value is not None and not isinstance(value, Mapping)
 
 
 def _edges(coupling_map: Any) -> list[list[int]]:

@@ -3,8 +3,8 @@
 Every option the user sets is checked here before anything is sent: an unknown name at any depth
 (``{"twirling": {"enable_gate": True}}``), or a value of the wrong type or range, is an
 :class:`InvalidInputError` naming its path (``options['twirling']['enable_gates']``). ``None``
-means "unset" everywhere (it is not sent). Free-form groups (``experimental``, the simulator's
-``noise_model``, a ``layer_noise_model``) are passed through.
+means "unset" everywhere (it is not sent). Free-form groups (``experimental``, a
+``layer_noise_model``) are passed through.
 """
 
 from __future__ import annotations
@@ -135,8 +135,16 @@ TWIRLING_SCHEMA: Final[Schema] = {
     "shots_per_randomization": _int_at_least(1, auto=True),
     "strategy": _one_of("active", "active-accum", "active-circuit", "all"),
 }
+
+
+def _noise_model(value: Any) -> str | None:
+    if isinstance(value, Mapping) or callable(getattr(value, "to_dict", None)):
+        return None
+    return "a dict or a qiskit-aer NoiseModel"
+
+
 SIMULATOR_SCHEMA: Final[Schema] = {
-    "noise_model": _anything,
+    "noise_model": _noise_model,
     "seed_simulator": _int_at_least(0),
     "coupling_map": _coupling_map,
     "basis_gates": _list_of(lambda v: None if isinstance(v, str) else "str", "gate names"),

@@ -148,3 +148,17 @@ async def test_dry_run_without_a_mock_device_is_a_typed_error_and_sends_no_job()
                 dry_run="yes",  # type: ignore[arg-type]
             )
         assert api_requests(server, "POST", "/jobs") == []
+
+
+async def test_simulator_set_backend_sends_the_noise_model_as_the_official_encoder() -> None:
+    async with local_service() as (server, service):
+        backend = await service.backend("ibm_local5")
+        sampler = AsyncSampler(backend)
+        sampler.options.simulator.set_backend(backend)
+        assert set(sampler.options.simulator.basis_gates) >= {"cz", "measure"}  # type: ignore[arg-type]
+        job = await sampler.run([x_pattern(1, 1, 5)], shots=4)
+        await job
+        simulator = _params(server, job.job_id())["options"]["simulator"]
+        assert simulator["noise_model"]["__type__"] == "NoiseModel"
+        assert simulator["noise_model"]["__value__"]["errors"]
+        assert [0, 1] in simulator["coupling_map"] or [1, 0] in simulator["coupling_map"]
