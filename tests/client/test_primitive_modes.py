@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from qiskit.quantum_info import SparsePauliOp
 
-from aioqruntime import InvalidInputError
+from aioqruntime import InvalidInputError, NotFoundError
 from aioqruntime.options import EstimatorOptions, SamplerOptions
 from aioqruntime.primitives import AsyncEstimator, AsyncSampler
 from aioqruntime.runtime import AsyncBatch, AsyncSession, ServiceBackend
@@ -136,9 +136,18 @@ async def test_dry_run_asks_the_service_for_the_mock_device_and_runs_there(
         assert server.job(job.job_id()).backend == "ibm_local27"
 
 
-async def test_dry_run_without_a_mock_device_is_a_typed_error_and_sends_no_job() -> None:
+async def test_dry_run_without_a_mock_device_is_a_typed_error_and_sends_no_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async with local_service() as (server, service):
         backend = await service.backend("ibm_local5")
+        real_lookup = service.backend
+
+        async def lookup(name: str) -> ServiceBackend:
+            # A service without mock devices: the server's own 404 for the mock name.
+            return await real_lookup(f"absent_{name}" if name.startswith("mock_") else name)
+
+        monkeypatch.setattr(service, "backend", lookup)
         with pytest.raises(InvalidInputError, match="mock device 'mock_local5'"):
             await AsyncSampler(backend).run([x_pattern(1, 1, 5)], dry_run=True)
         circuit = x_pattern(1, 1, 5).remove_final_measurements(inplace=False)
@@ -162,3 +171,17 @@ async def test_simulator_set_backend_sends_the_noise_model_as_the_official_encod
         assert simulator["noise_model"]["__type__"] == "NoiseModel"
         assert simulator["noise_model"]["__value__"]["errors"]
         assert [0, 1] in simulator["coupling_map"] or [1, 0] in simulator["coupling_map"]
+
+
+async def test_dry_run_end_to_end_on_the_servers_mock_device() -> None:
+    async with local_service() as (server, service):
+        backend = await service.backend("ibm_local5")
+        try:
+            await service.backend("mock_local5")
+        except NotFoundError:
+            pytest.skip("this local server serves no mock devices")
+        job = await AsyncSampler(backend).run([x_pattern(0b11, 2, 5)], shots=8, dry_run=True)
+        result = await job
+        assert server.job(job.job_id()).backend == "mock_local5"
+        assert result[0].data.c.num_shots == 8
+        assert result[0].data.c.num_bits == 2
