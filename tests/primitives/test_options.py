@@ -290,3 +290,57 @@ def test_any_assignment_is_taken_or_refused_leaving_the_options_unchanged(
             assert options == before
     # Whatever was taken is accepted by the wire mapping as it is.
     split_options(options._set_values(), allowed=SAMPLER_KEYS, primitive="sampler")
+
+
+_NAMES = st.sampled_from(
+    [
+        "default_shots",
+        "default_precision",
+        "resilience_level",
+        "resilience",
+        "twirling",
+        "environment",
+        "simulator",
+        "experimental",
+        "zne",
+        "zne_mitigation",
+        "noise_factors",
+        "extrapolator",
+        "strategy",
+        "job_tags",
+        "typo",
+    ]
+)
+_NESTED = st.recursive(
+    _VALUES, lambda inner: st.dictionaries(_NAMES, inner, max_size=3), max_leaves=8
+)
+
+
+@settings(max_examples=200, deadline=None, database=None, derandomize=True)
+@given(given_options=st.dictionaries(_NAMES, _NESTED, max_size=4), estimator=st.booleans())
+def test_any_options_dict_builds_options_or_is_refused_with_a_typed_error(
+    given_options: dict[str, Any], estimator: bool
+) -> None:
+    cls = ours.EstimatorOptions if estimator else ours.SamplerOptions
+    try:
+        built = cls._coerce(given_options)
+    except InvalidInputError:
+        return
+    assert isinstance(built, cls)
+    built._validate_tree()
+    allowed = ESTIMATOR_KEYS if estimator else SAMPLER_KEYS
+    split_options(
+        built._set_values(), allowed=allowed, primitive="estimator" if estimator else "sampler"
+    )
+
+
+def test_options_survive_pickle_and_copy() -> None:
+    import pickle
+
+    options = ours.EstimatorOptions(resilience_level=1, resilience={"zne_mitigation": True})
+    again = pickle.loads(pickle.dumps(options))
+    assert again == options
+    assert again.default_precision is ours.Unset
+    again.resilience_level = 2  # still checked after unpickling
+    with pytest.raises(InvalidInputError):
+        again.resilience_level = 5
