@@ -9,9 +9,10 @@ raises, and an ``AttributeError``), a value of the wrong type or range an
 :mod:`._schema` (one source for the object and the dict forms).
 
 A field nobody set holds :data:`Unset` and is never sent: the service applies its own default.
-``None`` also means "unset", except where ``None`` has a meaning of its own (``pec.max_overhead``:
-no maximum; ``layer_noise_learning.max_layers_to_learn``: no limit; the estimator's
-``default_shots``: use the precision).
+Assigning ``None`` means "unset" too, except for the fields whose official type admits ``None``
+(they keep it); of those, ``pec.max_overhead`` (no maximum) and
+``layer_noise_learning.max_layers_to_learn`` (no limit) are sent as ``null``, as the official
+client sends them, since the service's default differs.
 """
 
 from __future__ import annotations
@@ -215,7 +216,10 @@ class _Options:
         self._check_fields()
 
     def _set_values(self) -> dict[str, Any]:
-        """The values the user set, as a nested dict (nothing for an untouched group)."""
+        """The values the user set, as a nested dict (nothing for an untouched group).
+
+        The values are shared, not copied: ``split_options`` copies what it sends.
+        """
         out: dict[str, Any] = {}
         for name in _groups_of(type(self)):
             value = getattr(self, name)
@@ -224,7 +228,7 @@ class _Options:
                 if nested:
                     out[name] = nested
             elif value is not Unset:
-                out[name] = copy.deepcopy(value)
+                out[name] = value
         return out
 
 
