@@ -116,6 +116,7 @@ class _Primitive(Generic[OptionsT]):
         backend = await self._target()
         if dry_run:
             backend = await _mock_counterpart(service, backend)
+        self._check_run(backend, program_options)
         core = service._core_or_raise()
         # Coercion, the ISA check and encoding are CPU work: one step in a worker thread. Its
         # errors (InvalidInputError) come back here, before any request is sent.
@@ -160,6 +161,9 @@ class _Primitive(Generic[OptionsT]):
         self, index: int, pub: Any, backend: ServiceBackend, options: Mapping[str, Any]
     ) -> None:
         """Per-primitive checks of one coerced pub against the backend (no I/O)."""
+
+    def _check_run(self, backend: ServiceBackend, options: Mapping[str, Any]) -> None:
+        """Per-primitive checks of the options against the backend (no I/O)."""
 
     async def _dispatch(self, params: dict[str, Any], runtime: RuntimeOptions) -> AsyncRuntimeJob:
         mode = self._mode
@@ -317,6 +321,20 @@ class AsyncEstimator(_Primitive[EstimatorOptions]):
         if precision is not None:
             _check_precision(precision, "precision")
         return await self._submit(_as_list(pubs), precision, dry_run)
+
+    def _check_run(self, backend: ServiceBackend, options: Mapping[str, Any]) -> None:
+        resilience = options.get("resilience") or {}
+        simulator = options.get("simulator") or {}
+        # The official EstimatorV2's rule: PEC on a simulator needs a coupling map to learn on.
+        if (
+            backend.is_simulator
+            and resilience.get("pec_mitigation") is True
+            and not simulator.get("coupling_map")
+        ):
+            raise InvalidInputError(
+                f"{backend.name} is a simulator: with resilience.pec_mitigation=True, set "
+                "options.simulator.coupling_map too"
+            )
 
     def _coerce(self, items: list[Any], default: Any) -> list[Any]:
         from qiskit.primitives.containers.estimator_pub import EstimatorPub

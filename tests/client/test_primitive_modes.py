@@ -185,3 +185,17 @@ async def test_dry_run_end_to_end_on_the_servers_mock_device() -> None:
         assert server.job(job.job_id()).backend == "mock_local5"
         assert result[0].data.c.num_shots == 8
         assert result[0].data.c.num_bits == 2
+
+
+async def test_pec_on_a_simulator_needs_a_coupling_map_as_the_official_says() -> None:
+    async with local_service() as (server, service):
+        simulator = await service.backend("ibm_local_simulator")
+        circuit = x_pattern(1, 1, 5).remove_final_measurements(inplace=False)
+        estimator = AsyncEstimator(simulator, options={"resilience": {"pec_mitigation": True}})
+        with pytest.raises(InvalidInputError, match=r"set options\.simulator\.coupling_map"):
+            await estimator.run([(circuit, SparsePauliOp("IIIIZ"))])
+        assert api_requests(server, "POST", "/jobs") == []
+        estimator.options.simulator.coupling_map = [[0, 1], [1, 0]]
+        job = await estimator.run([(circuit, SparsePauliOp("IIIIZ"))])
+        await job
+        assert _params(server, job.job_id())["options"]["resilience"] == {"pec_mitigation": True}
