@@ -36,6 +36,11 @@ from aioqruntime.primitives._option_classes import (
     SamplerOptions,
 )
 from aioqruntime.primitives._options import ESTIMATOR_KEYS, SAMPLER_KEYS, split_options
+from aioqruntime.primitives._pub_checks import (
+    check_classical_registers,
+    check_dd_with_dynamic,
+    check_observables,
+)
 from aioqruntime.runtime import (
     AsyncBatch,
     AsyncRuntimeJob,
@@ -146,6 +151,7 @@ class _Primitive(Generic[OptionsT]):
         for index, pub in enumerate(coerced):
             check_isa(pub.circuit, target, backend_name=backend.name, index=index)
             _check_values(index, pub)
+            check_dd_with_dynamic(index, pub.circuit, options)
             self._check_pub(index, pub, backend, options)
         return self._encode(coerced)
 
@@ -294,6 +300,7 @@ class AsyncSampler(_Primitive[SamplerOptions]):
     def _check_pub(
         self, index: int, pub: Any, backend: ServiceBackend, options: Mapping[str, Any]
     ) -> None:
+        check_classical_registers(index, pub.circuit)
         shots = pub.shots if pub.shots is not None else options.get("default_shots")
         limit = backend.max_shots
         if shots is not None and limit is not None and shots > limit:
@@ -348,6 +355,7 @@ class AsyncEstimator(_Primitive[EstimatorOptions]):
         for index, pub in enumerate(coerced):
             if pub.precision is not None:
                 _check_precision(pub.precision, f"pub {index}: precision")
+            check_observables(index, pub)
         return coerced
 
     def _encode(self, coerced: list[Any]) -> list[Any]:
