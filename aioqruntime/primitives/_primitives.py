@@ -40,6 +40,7 @@ from aioqruntime.primitives._pub_checks import (
     check_classical_registers,
     check_dd_with_dynamic,
     check_observables,
+    check_rzz_angles,
 )
 from aioqruntime.runtime import (
     AsyncBatch,
@@ -149,6 +150,8 @@ class _Primitive(Generic[OptionsT]):
         coerced = self._coerce(items, default)
         target = backend.target
         for index, pub in enumerate(coerced):
+            if not backend.is_simulator:
+                check_rzz_angles(index, pub)
             check_isa(pub.circuit, target, backend_name=backend.name, index=index)
             _check_values(index, pub)
             check_dd_with_dynamic(index, pub.circuit, options)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
 
 from aioqruntime import InvalidInputError
@@ -62,3 +64,40 @@ async def test_estimator_empty_observables_are_refused_before_sending() -> None:
             await estimator.run([(circuit, np.array([], dtype=object))])
         assert api_requests(server, "POST", "/jobs") == []
         await (await estimator.run([(circuit, SparsePauliOp("IIIIZ"))]))
+
+
+def _rzz(angle: Any) -> QuantumCircuit:
+    circuit = QuantumCircuit(5, 1)
+    circuit.rzz(angle, 0, 1)
+    circuit.measure(0, 0)
+    return circuit
+
+
+@pytest.mark.parametrize(
+    ("pub", "match"),
+    [
+        (_rzz(2.0), r"got 2\.0;"),
+        (_rzz(-0.1), r"got -0\.1;"),
+        ((_rzz(Parameter("t")), [[0.1], [1.7]]), r"got 1\.7 \(from t"),
+        ((_rzz(2 * Parameter("t")), {"t": [0.5, 0.9]}), r"got 1\.8 \(from 2\*t"),
+    ],
+)
+async def test_rzz_angles_outside_the_calibrated_range_are_refused_on_a_device(
+    pub: Any, match: str
+) -> None:
+    async with local_service() as (server, service):
+        backend = await service.backend("ibm_local5")
+        with pytest.raises(
+            InvalidInputError, match=f"rzz takes angles in \\[0, pi/2\\] only, {match}"
+        ):
+            await AsyncSampler(backend).run([pub], shots=2)
+        assert api_requests(server, "POST", "/jobs") == []
+
+
+def test_rzz_angles_inside_the_range_pass_the_check() -> None:
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+    from aioqruntime.primitives._pub_checks import check_rzz_angles
+
+    for pub in [_rzz(0.0), _rzz(math.pi / 2), (_rzz(Parameter("t")), [[0.0], [1.5]])]:
+        check_rzz_angles(0, SamplerPub.coerce(pub))
