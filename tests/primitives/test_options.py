@@ -344,3 +344,67 @@ def test_options_survive_pickle_and_copy() -> None:
     again.resilience_level = 2  # still checked after unpickling
     with pytest.raises(InvalidInputError):
         again.resilience_level = 5
+
+
+# Valid values per option path (valid for both clients): random settings, compared on the wire.
+_MENU: dict[tuple[str, ...], st.SearchStrategy[Any]] = {
+    ("default_shots",): st.integers(1, 100_000),
+    ("max_execution_time",): st.integers(1, 10_000),
+    ("twirling", "enable_gates"): st.booleans(),
+    ("twirling", "num_randomizations"): st.one_of(st.integers(1, 64), st.just("auto")),
+    ("twirling", "strategy"): st.sampled_from(["active", "active-accum", "active-circuit", "all"]),
+    ("dynamical_decoupling", "enable"): st.booleans(),
+    ("dynamical_decoupling", "sequence_type"): st.sampled_from(["XX", "XpXm", "XY4"]),
+    ("execution", "init_qubits"): st.booleans(),
+    ("execution", "rep_delay"): st.floats(0, 1e-3),
+    ("simulator", "seed_simulator"): st.integers(0, 2**31),
+    ("simulator", "basis_gates"): st.lists(st.sampled_from(["x", "sx", "rz", "cz"]), max_size=3),
+    ("environment", "job_tags"): st.lists(st.text("abc", min_size=1, max_size=5), max_size=3),
+    ("experimental", "anything"): st.integers(),
+}
+_ESTIMATOR_MENU: dict[tuple[str, ...], st.SearchStrategy[Any]] = {
+    ("default_precision",): st.floats(1e-4, 1.0),
+    ("resilience_level",): st.integers(0, 2),
+    ("seed_estimator",): st.integers(0, 1000),
+    ("resilience", "zne_mitigation"): st.booleans(),
+    ("resilience", "zne", "noise_factors"): st.lists(st.floats(1, 9), min_size=2, max_size=4),
+    ("resilience", "zne", "extrapolator"): st.sampled_from(["linear", "exponential"]),
+    ("resilience", "pec", "max_overhead"): st.one_of(st.none(), st.floats(1, 500)),
+    ("resilience", "layer_noise_learning", "max_layers_to_learn"): st.integers(0, 10),
+}
+
+
+@st.composite
+def _settings(draw: st.DrawFn, estimator: bool) -> dict[str, Any]:
+    menu = {**_MENU, **(_ESTIMATOR_MENU if estimator else {})}
+    paths = draw(st.lists(st.sampled_from(sorted(menu)), unique=True, max_size=6))
+    chosen: dict[str, Any] = {}
+    for path in paths:
+        node = chosen
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = draw(menu[path])
+    return chosen
+
+
+@settings(max_examples=60, deadline=None, database=None, derandomize=True)
+@given(data=st.data(), estimator=st.booleans())
+def test_random_settings_give_the_official_program_inputs(data: Any, estimator: bool) -> None:
+    chosen = data.draw(_settings(estimator))
+    name = "EstimatorOptions" if estimator else "SamplerOptions"
+    theirs = getattr(official, name)()
+    theirs.update(**copy.deepcopy(chosen))
+    options_dict = dataclasses.asdict(theirs)
+    expected = type(theirs)._get_program_inputs(options_dict)
+    mine = getattr(ours, name)()
+    mine.update(**copy.deepcopy(chosen))
+    program, extra, runtime = split_options(
+        mine._set_values(),
+        allowed=ESTIMATOR_KEYS if estimator else SAMPLER_KEYS,
+        primitive="estimator" if estimator else "sampler",
+    )
+    assert program == expected["options"]
+    assert extra.get("resilience_level") == expected.get("resilience_level")
+    runtime_expected = type(theirs)._get_runtime_options(options_dict)
+    assert list(runtime.tags) == list(runtime_expected.get("job_tags") or [])
+    assert runtime.max_execution_time == runtime_expected.get("max_execution_time")
