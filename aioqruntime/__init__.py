@@ -40,7 +40,12 @@ from aioqruntime._exceptions import (
 from aioqruntime._version import __version__
 
 if TYPE_CHECKING:
-    from aioqruntime.primitives import AsyncEstimator, AsyncSampler
+    from aioqruntime.primitives import (
+        AsyncEstimator,
+        AsyncSampler,
+        EstimatorOptions,
+        SamplerOptions,
+    )
     from aioqruntime.runtime import (
         AsyncBatch,
         AsyncRuntimeJob,
@@ -63,6 +68,8 @@ _LAZY = {
     "ServiceBackend": "aioqruntime.runtime",
     "AsyncSampler": "aioqruntime.primitives",
     "AsyncEstimator": "aioqruntime.primitives",
+    "SamplerOptions": "aioqruntime.primitives",
+    "EstimatorOptions": "aioqruntime.primitives",
     "LocalRuntimeServer": "aioqruntime.server",
 }
 
@@ -92,6 +99,7 @@ __all__ = [
     "BadRequestError",
     "CodecError",
     "ConflictError",
+    "EstimatorOptions",
     "InsecureTransportWarning",
     "InternalServerError",
     "InvalidInputError",
@@ -107,6 +115,7 @@ __all__ = [
     "ProtocolError",
     "QRuntimeError",
     "RateLimitError",
+    "SamplerOptions",
     "ServiceBackend",
     "ServiceClosedError",
     "SessionClosedError",

@@ -75,6 +75,10 @@ def split_options(
     simulator = program.get("simulator")
     if isinstance(simulator, dict) and simulator.get("coupling_map") is not None:
         simulator["coupling_map"] = _edges(simulator["coupling_map"])
+    if isinstance(simulator, dict) and _is_noise_model_object(simulator.get("noise_model")):
+        # A qiskit-aer NoiseModel, tagged as the official encoder tags it.
+        noise_model = simulator["noise_model"]
+        simulator["noise_model"] = {"__type__": "NoiseModel", "__value__": noise_model.to_dict()}
     image = None
     experimental = given.get("experimental")
     if experimental is not None:
@@ -125,18 +129,33 @@ def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _drop_empty(options: dict[str, Any]) -> dict[str, Any]:
-    """Remove ``None`` values and empty groups, recursively: unset options are not sent."""
+#: Options whose ``None`` means something (no maximum, no limit): sent as ``null``, as the
+#: official client does; every other ``None`` means "unset" and is not sent.
+_MEANINGFUL_NULLS: Final = frozenset(
+    {
+        ("resilience", "pec", "max_overhead"),
+        ("resilience", "layer_noise_learning", "max_layers_to_learn"),
+    }
+)
+
+
+def _drop_empty(options: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Remove unset (``None``) values and empty groups, recursively: unset options are not sent."""
     out: dict[str, Any] = {}
     for key, value in options.items():
+        where = (*path, key)
         if isinstance(value, Mapping):
-            value = _drop_empty(dict(value))
+            value = _drop_empty(dict(value), where)
             if not value:
                 continue
-        if value is None:
+        if value is None and where not in _MEANINGFUL_NULLS:
             continue
         out[key] = value
     return out
+
+
+def _is_noise_model_object(value: object) -> bool:
+    return value is not None and not isinstance(value, Mapping)
 
 
 def _edges(coupling_map: Any) -> list[list[int]]:

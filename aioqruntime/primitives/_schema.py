@@ -3,8 +3,8 @@
 Every option the user sets is checked here before anything is sent: an unknown name at any depth
 (``{"twirling": {"enable_gate": True}}``), or a value of the wrong type or range, is an
 :class:`InvalidInputError` naming its path (``options['twirling']['enable_gates']``). ``None``
-means "unset" everywhere (it is not sent). Free-form groups (``experimental``, the simulator's
-``noise_model``, a ``layer_noise_model``) are passed through.
+means "unset" everywhere (it is not sent). Free-form groups (``experimental``, a
+``layer_noise_model``) are passed through.
 """
 
 from __future__ import annotations
@@ -15,7 +15,21 @@ from typing import Any, Final, TypeAlias
 
 from aioqruntime._exceptions import InvalidInputError
 
-__all__ = ["ESTIMATOR_SCHEMA", "SAMPLER_SCHEMA", "check_options"]
+__all__ = [
+    "DD_SCHEMA",
+    "ESTIMATOR_EXECUTION_SCHEMA",
+    "ESTIMATOR_SCHEMA",
+    "LAYER_NOISE_LEARNING_SCHEMA",
+    "MEASURE_NOISE_LEARNING_SCHEMA",
+    "PEC_SCHEMA",
+    "RESILIENCE_SCHEMA",
+    "SAMPLER_EXECUTION_SCHEMA",
+    "SAMPLER_SCHEMA",
+    "SIMULATOR_SCHEMA",
+    "TWIRLING_SCHEMA",
+    "ZNE_SCHEMA",
+    "check_options",
+]
 
 #: A leaf check returns an error text (what the value must be) or ``None`` when it is fine.
 Check: TypeAlias = Callable[[Any], "str | None"]
@@ -107,50 +121,62 @@ def _coupling_map(value: Any) -> str | None:
     return "a CouplingMap or a list of [int, int] pairs"
 
 
-_DD: Final[Schema] = {
+DD_SCHEMA: Final[Schema] = {
     "enable": _boolean,
     "sequence_type": _one_of("XX", "XpXm", "XY4"),
     "extra_slack_distribution": _one_of("middle", "edges"),
     "scheduling_method": _one_of("alap", "asap"),
     "skip_reset_qubits": _boolean,
 }
-_TWIRLING: Final[Schema] = {
+TWIRLING_SCHEMA: Final[Schema] = {
     "enable_gates": _boolean,
     "enable_measure": _boolean,
     "num_randomizations": _int_at_least(1, auto=True),
     "shots_per_randomization": _int_at_least(1, auto=True),
     "strategy": _one_of("active", "active-accum", "active-circuit", "all"),
 }
-_SIMULATOR: Final[Schema] = {
-    "noise_model": _anything,
+
+
+def _noise_model(value: Any) -> str | None:
+    if isinstance(value, Mapping) or callable(getattr(value, "to_dict", None)):
+        return None
+    return "a dict or a qiskit-aer NoiseModel"
+
+
+SIMULATOR_SCHEMA: Final[Schema] = {
+    "noise_model": _noise_model,
     "seed_simulator": _int_at_least(0),
     "coupling_map": _coupling_map,
     "basis_gates": _list_of(lambda v: None if isinstance(v, str) else "str", "gate names"),
 }
-_RESILIENCE: Final[Schema] = {
+MEASURE_NOISE_LEARNING_SCHEMA: Final[Schema] = {
+    "num_randomizations": _int_at_least(1),
+    "shots_per_randomization": _int_at_least(1, auto=True),
+}
+ZNE_SCHEMA: Final[Schema] = {
+    "amplifier": _one_of("gate_folding", "gate_folding_front", "gate_folding_back", "pea"),
+    "noise_factors": _list_of(_real(low=1, strict=False), "numbers >= 1"),
+    "extrapolator": _extrapolator,
+    "extrapolated_noise_factors": _list_of(_real(low=0, strict=False), "numbers >= 0"),
+}
+PEC_SCHEMA: Final[Schema] = {
+    "max_overhead": _real(low=0, strict=True),
+    "noise_gain": _real(low=0, strict=False, auto=True),
+}
+LAYER_NOISE_LEARNING_SCHEMA: Final[Schema] = {
+    "max_layers_to_learn": _int_at_least(0),
+    "shots_per_randomization": _int_at_least(1),
+    "num_randomizations": _int_at_least(1),
+    "layer_pair_depths": _list_of(_int_at_least(0), "ints >= 0"),
+}
+RESILIENCE_SCHEMA: Final[Schema] = {
     "measure_mitigation": _boolean,
-    "measure_noise_learning": {
-        "num_randomizations": _int_at_least(1),
-        "shots_per_randomization": _int_at_least(1, auto=True),
-    },
+    "measure_noise_learning": MEASURE_NOISE_LEARNING_SCHEMA,
     "zne_mitigation": _boolean,
-    "zne": {
-        "amplifier": _one_of("gate_folding", "gate_folding_front", "gate_folding_back", "pea"),
-        "noise_factors": _list_of(_real(low=1, strict=False), "numbers >= 1"),
-        "extrapolator": _extrapolator,
-        "extrapolated_noise_factors": _list_of(_real(low=0, strict=False), "numbers >= 0"),
-    },
+    "zne": ZNE_SCHEMA,
     "pec_mitigation": _boolean,
-    "pec": {
-        "max_overhead": _real(low=0, strict=True),
-        "noise_gain": _real(low=0, strict=False, auto=True),
-    },
-    "layer_noise_learning": {
-        "max_layers_to_learn": _int_at_least(0),
-        "shots_per_randomization": _int_at_least(1),
-        "num_randomizations": _int_at_least(1),
-        "layer_pair_depths": _list_of(_int_at_least(0), "ints >= 0"),
-    },
+    "pec": PEC_SCHEMA,
+    "layer_noise_learning": LAYER_NOISE_LEARNING_SCHEMA,
     "layer_noise_model": _anything,
 }
 # The runtime options are checked by RuntimeOptions (aioqruntime/runtime/_options.py), the one
@@ -160,10 +186,18 @@ _ENVIRONMENT: Final[Schema] = {
     "log_level": _anything,
     "private": _anything,
 }
+ESTIMATOR_EXECUTION_SCHEMA: Final[Schema] = {
+    "init_qubits": _boolean,
+    "rep_delay": _real(low=0, strict=False),
+}
+SAMPLER_EXECUTION_SCHEMA: Final[Schema] = {
+    **ESTIMATOR_EXECUTION_SCHEMA,
+    "meas_type": _one_of("classified", "kerneled", "avg_kerneled"),
+}
 _COMMON: Final[dict[str, Check | Schema]] = {
-    "dynamical_decoupling": _DD,
-    "twirling": _TWIRLING,
-    "simulator": _SIMULATOR,
+    "dynamical_decoupling": DD_SCHEMA,
+    "twirling": TWIRLING_SCHEMA,
+    "simulator": SIMULATOR_SCHEMA,
     "experimental": _mapping,
     "environment": _ENVIRONMENT,
     "max_execution_time": _anything,  # RuntimeOptions
@@ -171,11 +205,7 @@ _COMMON: Final[dict[str, Check | Schema]] = {
 SAMPLER_SCHEMA: Final[Schema] = {
     **_COMMON,
     "default_shots": _int_at_least(1),
-    "execution": {
-        "init_qubits": _boolean,
-        "rep_delay": _real(low=0, strict=False),
-        "meas_type": _one_of("classified", "kerneled", "avg_kerneled"),
-    },
+    "execution": SAMPLER_EXECUTION_SCHEMA,
 }
 ESTIMATOR_SCHEMA: Final[Schema] = {
     **_COMMON,
@@ -183,8 +213,8 @@ ESTIMATOR_SCHEMA: Final[Schema] = {
     "default_precision": _real(low=0, strict=True),
     "seed_estimator": _int_at_least(0),
     "resilience_level": lambda v: None if _is_int(v) and 0 <= v <= 2 else "0, 1 or 2",
-    "resilience": _RESILIENCE,
-    "execution": {"init_qubits": _boolean, "rep_delay": _real(low=0, strict=False)},
+    "resilience": RESILIENCE_SCHEMA,
+    "execution": ESTIMATOR_EXECUTION_SCHEMA,
 }
 
 

@@ -24,7 +24,7 @@ from aioqruntime import (
     ServiceClosedError,
     SessionClosedError,
 )
-from aioqruntime.primitives import AsyncEstimator, AsyncSampler
+from aioqruntime.primitives import AsyncEstimator, AsyncSampler, SamplerOptions
 from aioqruntime.runtime import (
     AsyncBatch,
     AsyncRuntimeJob,
@@ -183,7 +183,10 @@ async def test_sampler_options_at_construction_and_after(options: Any) -> None:
             sampler = AsyncSampler(backend)
             if not isinstance(options, dict):
                 return
-            sampler.options.update(options)
+            # Options are objects checked at assignment: update() refuses, all or nothing.
+            await refused(server, lambda: sampler.options.update(options))
+            assert sampler.options == SamplerOptions()
+            return
         await refused(server, lambda: sampler.run([x_pattern(1, 1, 5)]))
 
 
