@@ -403,7 +403,7 @@ async def _jobs(service: AsyncRuntimeService, args: argparse.Namespace, out: Tex
         pending=pending,
         program_id=args.program,
         session_id=args.session,
-        tags=args.tag,
+        job_tags=args.tag,
     )
     if args.json:
         _dump_json([_job_header(job) for job in jobs], out)
