@@ -27,6 +27,7 @@ from aioqruntime._exceptions import (
     JobFailedError,
     JobNotDoneError,
     JobRanTooLongError,
+    JobTimeoutError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -39,6 +40,13 @@ from aioqruntime._exceptions import (
 )
 from aioqruntime._version import __version__
 
+# The official client's names for the same situations (docs/PORTING.md, "Errors"): catching the
+# official name catches ours. RuntimeInvalidStateError has no single twin (see the guide).
+IBMInputValueError = InvalidInputError
+IBMNotAuthorizedError = AuthenticationError
+RuntimeJobFailureError = JobFailedError
+RuntimeJobTimeoutError = JobTimeoutError
+
 if TYPE_CHECKING:
     from aioqruntime.primitives import AsyncEstimator, AsyncSampler
     from aioqruntime.runtime import (
@@ -46,6 +54,8 @@ if TYPE_CHECKING:
         AsyncRuntimeJob,
         AsyncRuntimeService,
         AsyncSession,
+        BackendStatusInfo,
+        JobStatusReading,
         ServiceBackend,
         as_completed,
         job_label,
@@ -61,6 +71,8 @@ _LAZY = {
     "as_completed": "aioqruntime.runtime",
     "job_label": "aioqruntime.runtime",
     "ServiceBackend": "aioqruntime.runtime",
+    "BackendStatusInfo": "aioqruntime.runtime",
+    "JobStatusReading": "aioqruntime.runtime",
     "AsyncSampler": "aioqruntime.primitives",
     "AsyncEstimator": "aioqruntime.primitives",
     "LocalRuntimeServer": "aioqruntime.server",
@@ -89,9 +101,12 @@ __all__ = [
     "AsyncSampler",
     "AsyncSession",
     "AuthenticationError",
+    "BackendStatusInfo",
     "BadRequestError",
     "CodecError",
     "ConflictError",
+    "IBMInputValueError",
+    "IBMNotAuthorizedError",
     "InsecureTransportWarning",
     "InternalServerError",
     "InvalidInputError",
@@ -100,6 +115,8 @@ __all__ = [
     "JobFailedError",
     "JobNotDoneError",
     "JobRanTooLongError",
+    "JobStatusReading",
+    "JobTimeoutError",
     "LocalRuntimeServer",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -107,6 +124,8 @@ __all__ = [
     "ProtocolError",
     "QRuntimeError",
     "RateLimitError",
+    "RuntimeJobFailureError",
+    "RuntimeJobTimeoutError",
     "ServiceBackend",
     "ServiceClosedError",
     "SessionClosedError",

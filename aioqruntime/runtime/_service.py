@@ -326,6 +326,7 @@ class AsyncRuntimeService:
                 journal=journal,
                 live=self._live,
             )
+            core.backend_loader = self.backend
             watcher = JobWatcher(core, name="service")
             self._core, self._watcher = core, watcher
             try:
