@@ -97,8 +97,9 @@ def _runtime_base(url: str, instance: str | None) -> str:
 #: Channels the official client knows, plus ``local`` (the embedded local server).
 CHANNELS: Final = ("ibm_cloud", "ibm_quantum_platform", "local")
 LOCAL_CHANNEL: Final = "local"
-#: Where the official client saves accounts (``QiskitRuntimeService.save_account``).
-SAVED_ACCOUNTS_FILE: Final = os.path.join(os.path.expanduser("~"), ".qiskit", "qiskit-ibm.json")
+#: Where the official client saves accounts (``QiskitRuntimeService.save_account``); ``~`` is
+#: expanded when read.
+SAVED_ACCOUNTS_FILE: Final = os.path.join("~", ".qiskit", "qiskit-ibm.json")
 _DEFAULT_NAMES: Final = {
     "ibm_quantum_platform": "default-ibm-quantum-platform",
     "ibm_cloud": "default-ibm-cloud",
@@ -173,7 +174,7 @@ def choose_account(
 
 
 def _file(filename: str | None) -> str:
-    return os.path.expanduser(filename) if filename else SAVED_ACCOUNTS_FILE
+    return os.path.expanduser(filename or SAVED_ACCOUNTS_FILE)
 
 
 def _saved_account(
