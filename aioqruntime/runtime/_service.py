@@ -541,22 +541,22 @@ class AsyncRuntimeService:
         self._core_or_raise()
         self._check_instance(instance)
         key = (name, use_fractional_gates, calibration_id)
-        cached = self._backend_cache.get(key)
-        if cached is not None:
-            return cached
-        lock = self._backend_locks.setdefault(key, anyio.Lock())
-        async with lock:  # concurrent callers share one fetch
-            cached = self._backend_cache.get(key)
-            if cached is not None:
-                return cached
-            backend = await self._fetch_backend(name, None, use_fractional_gates, calibration_id)
-            if use_fractional_gates and not _has_fractional_gates(backend):
-                raise InvalidInputError(
-                    f"Backend {name!r} does not support fractional gates, but "
-                    "use_fractional_gates was set to True."
-                )
-            self._backend_cache[key] = backend
-            return backend
+        backend = self._backend_cache.get(key)
+        if backend is None:
+            lock = self._backend_locks.setdefault(key, anyio.Lock())
+            async with lock:  # concurrent callers share one fetch
+                backend = self._backend_cache.get(key)
+                if backend is None:
+                    backend = await self._fetch_backend(
+                        name, None, use_fractional_gates, calibration_id
+                    )
+                    self._backend_cache[key] = backend
+        if use_fractional_gates and not _has_fractional_gates(backend):
+            raise InvalidInputError(
+                f"Backend {name!r} does not support fractional gates, but "
+                "use_fractional_gates was set to True."
+            )
+        return backend
 
     async def _fetch_backend(
         self,
