@@ -29,19 +29,19 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "QiskitRuntimeService",
         "save_account",
-        "no account file: the account comes from arguments or QISKIT_IBM_* variables",
-        "set QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE, or pass token= and instance=",
+        "saved accounts are read, not written: arguments, QISKIT_IBM_* or the official's file",
+        "the official client's save_account, or set QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE",
     ),
     Deviation(
         "QiskitRuntimeService",
         "saved_accounts",
-        "no account file (see save_account)",
+        "no account-file management (see save_account)",
         "service.active_account()",
     ),
     Deviation(
         "QiskitRuntimeService",
         "delete_account",
-        "no account file (see save_account)",
+        "no account-file management (see save_account)",
         "unset the QISKIT_IBM_* variables",
     ),
     Deviation(
@@ -199,6 +199,58 @@ def test_overall_parity_reaches_the_target(reports: dict[str, list[PairReport]])
     assert mismatches == 0
 
 
+@pytest.mark.xfail(strict=False, reason="options branch")
+def test_overall_parity_with_the_options_pairs_reaches_the_target(
+    reports: dict[str, list[PairReport]],
+) -> None:
+    present, total, mismatches = totals(reports)
+    assert present / total >= 0.95, f"{present}/{total} members present"
+    assert mismatches == 0
+
+
+class _Official:
+    LIMIT = 3
+
+    def __init__(self, name: str, size: int = 1) -> None: ...
+
+    def read(self, key: str, *, strict: bool = False) -> str: ...
+
+    def fetch(self, key: str) -> str: ...
+
+    @property
+    def value(self) -> int: ...
+
+    def gone(self) -> None: ...
+
+
+class _Ours:
+    LIMIT = 3
+
+    def __init__(self, size: int = 1, name: str = "") -> None: ...
+
+    async def read(self, key: str, *, strict: bool = False, extra: int = 0) -> str: ...
+
+    async def fetch(self, key: str, required: int) -> str: ...
+
+    def value(self) -> int: ...
+
+
+def test_the_engine_finds_each_kind_of_mismatch() -> None:
+    report = compare_class("toy", _Official, _Ours, awaited={"fetch"})
+    problems = {(p.member, p.text) for p in report.problems}
+    assert problems == {
+        ("__init__", "positional #1 'name': ours has 'size'"),
+        ("__init__", "positional #2 'size': ours has 'name'"),
+        ("read", "ours is a coroutine where the official is not (no I/O declared)"),
+        ("fetch", "ours requires 'required', which the official does not have"),
+        ("value", "the official has a property/attribute, ours a method"),
+        ("gone", "missing"),
+    }
+    assert (report.present, report.total) == (5, 6)
+    allowed = compare_class("toy", _Official, _Ours, awaited={"fetch", "read"}, allowed=["gone"])
+    assert {p.member for p in allowed.problems} == {"__init__", "fetch", "value"}
+
+
 def test_deviations_name_real_official_members() -> None:
     import qiskit_ibm_runtime as official
 
@@ -209,7 +261,7 @@ def test_deviations_name_real_official_members() -> None:
 
 def test_porting_guide_lists_exactly_the_deviations() -> None:
     guide = (Path(__file__).parents[2] / "docs" / "PORTING.md").read_text(encoding="utf-8")
-    table = guide.split("<!-- deviations -->")[1]
+    table = guide.split("<!-- deviations -->")[1].split("<!-- /deviations -->")[0]
     rows = re.findall(r"^\| `(\w+)\.(\w+)` \|", table, flags=re.MULTILINE)
     assert sorted(rows) == sorted((d.pair, d.member) for d in DEVIATIONS)
 
