@@ -78,9 +78,15 @@ _PAGE_CAP = 200
 class AsyncRuntimeService:
     """An open connection to Qiskit Runtime: ``async with AsyncRuntimeService(...) as service``.
 
-    ``token`` is an IBM Cloud API key, exchanged for bearer tokens at ``iam_url`` (refreshed at
-    80 % of their lifetime). Missing ``token``/``instance``/``url`` come from ``QISKIT_IBM_TOKEN``,
-    ``QISKIT_IBM_INSTANCE`` and ``QISKIT_IBM_URL``. ``session`` is an ``aiohttp.ClientSession`` of
+    The positional parameters are the official constructor's. ``token`` is an IBM Cloud API
+    key, exchanged for bearer tokens at ``iam_url`` (refreshed at 80 % of their lifetime). The
+    account comes, as in the official client, from ``name=`` (a saved account), the arguments,
+    ``QISKIT_IBM_TOKEN``/``QISKIT_IBM_INSTANCE``/``QISKIT_IBM_URL``, then the default account
+    saved in ``~/.qiskit/qiskit-ibm.json`` (or ``filename``). With none of these, and with
+    ``channel="local"``, it is the embedded local server (as :meth:`local`; a warning says so
+    unless asked for). ``private_endpoint`` and ``url_resolver`` choose the API URL as the
+    official ones do; ``proxies`` is refused, ``region``/``plans_preference``/``tags`` too
+    without ``instance`` (they select an instance by a lookup we do not do). ``session`` is an ``aiohttp.ClientSession`` of
     yours (never closed by us). ``submissions_per_minute`` paces ``POST /jobs`` client-side
     (``None`` turns it off; the local server has no limit by default).
 

@@ -77,9 +77,10 @@ class AsyncSession:
 
     ``backend`` is a backend from ``await service.backend(name)`` (its service is used unless
     ``service`` is given) or a name with ``service``. ``max_time`` (seconds or text such as
-    ``"2h 30m"``) is validated here, before any request. Entering sends ``POST /sessions``, except
-    for a simulator backend (like the official client: no session, jobs run in job mode).
-    See the module docstring for what leaving the block does.
+    ``"2h 30m"``) is validated here, before any request. Entering sends ``POST /sessions`` (or,
+    never entered, the first job does), except for a simulator backend (like the official
+    client: no session, jobs run in job mode). See the module docstring for what leaving the
+    block does.
     """
 
     _mode: ClassVar[str] = "dedicated"
