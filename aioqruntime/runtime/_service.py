@@ -87,8 +87,8 @@ class AsyncRuntimeService:
     unless asked for). ``private_endpoint`` and ``url_resolver`` choose the API URL as the
     official ones do; ``proxies`` is refused, ``region``/``plans_preference``/``tags`` too
     without ``instance`` (they select an instance by a lookup we do not do). ``session`` is an
-    ``aiohttp.ClientSession`` of yours (never closed by us). ``submissions_per_minute`` paces ``POST /jobs`` client-side
-    (``None`` turns it off; the local server has no limit by default).
+    ``aiohttp.ClientSession`` of yours (never closed by us). ``submissions_per_minute`` paces
+    ``POST /jobs`` client-side (``None`` turns it off; the local server has no limit by default).
 
     Entering opens the HTTP session and starts one background watcher task that tracks job-mode
     jobs. Leaving (or :meth:`aclose`) stops it; jobs still pending then keep running on the
