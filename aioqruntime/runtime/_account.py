@@ -180,16 +180,7 @@ def _file(filename: str | None) -> str:
 def _saved_account(
     filename: str | None, *, name: str | None, channel: str | None
 ) -> dict[str, Any] | None:
-    path = _file(filename)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            accounts = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read the saved accounts in {path}: {exc}") from None
-    if not isinstance(accounts, dict):
-        raise InvalidInputError(f"the saved accounts in {path} are not a JSON object")
+    accounts = _read_all(_file(filename))
     if name is not None:
         found = accounts.get(name)
         return dict(found) if isinstance(found, dict) else None
@@ -227,3 +218,98 @@ def private_endpoint_url(url: str | None, instance: str | None) -> str:
         raise InvalidInputError("private_endpoint=True needs instance= as a CRN (its region)")
     host = urlsplit(url or "https://cloud.ibm.com").hostname or "cloud.ibm.com"
     return f"https://private.{fields[5]}.quantum.{host}/api/v1"
+
+
+def _default_name(channel: str | None) -> str:
+    return _DEFAULT_NAMES.get(channel or "ibm_quantum_platform", "default-ibm-quantum-platform")
+
+
+def _read_all(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read the saved accounts in {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"the saved accounts in {path} are not a JSON object")
+    return data
+
+
+def _write_all(path: str, accounts: Mapping[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    # Owner-only: the file holds API keys, as the official client's does.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(accounts, handle, sort_keys=True, indent=4)
+
+
+def save_account(
+    *,
+    fields: Mapping[str, Any],
+    filename: str | None,
+    name: str | None,
+    overwrite: bool,
+    set_as_default: bool | None,
+) -> None:
+    """Write one account the way the official ``save_account`` does (same file, same names)."""
+    channel = fields.get("channel") or os.environ.get("QISKIT_IBM_CHANNEL") or None
+    check_channel(channel)
+    if channel == LOCAL_CHANNEL:
+        raise InvalidInputError("the local channel needs no saved account")
+    path = _file(filename)
+    accounts = _read_all(path)
+    key = name or _default_name(channel)
+    if key in accounts and not overwrite:
+        raise InvalidInputError(
+            f"Named account ({key}) already exists. Set overwrite=True to overwrite."
+        )
+    entry = {k: v for k, v in fields.items() if v is not None}
+    entry["channel"] = channel or "ibm_quantum_platform"
+    if set_as_default:
+        for other_name, other in accounts.items():
+            if other_name != key and isinstance(other, dict) and other.get("is_default_account"):
+                if not overwrite:
+                    raise InvalidInputError(
+                        f"default_account ({key}) already exists. Set overwrite=True to overwrite."
+                    )
+                other.pop("is_default_account")
+        entry["is_default_account"] = True
+    accounts[key] = entry
+    _write_all(path, accounts)
+
+
+def saved_accounts(
+    *, default: bool | None, channel: str | None, filename: str | None, name: str | None
+) -> dict[str, dict[str, Any]]:
+    """The saved accounts by name, filtered as the official ``saved_accounts``; tokens as
+    :class:`Secret` (printing the result shows none)."""
+    defaults = {"default", *_DEFAULT_NAMES.values()}
+    found: dict[str, dict[str, Any]] = {}
+    for key, value in _read_all(_file(filename)).items():
+        if not isinstance(value, dict) or value.get("channel") == "ibm_quantum":
+            continue
+        if channel is not None and value.get("channel") != channel:
+            continue
+        if name is not None and key != name:
+            continue
+        if default is not None and (key in defaults) != default:
+            continue
+        entry = dict(value)
+        if entry.get("token"):
+            entry["token"] = Secret(str(entry["token"]))
+        found[key] = entry
+    return found
+
+
+def delete_account(*, filename: str | None, name: str | None, channel: str | None) -> bool:
+    """Remove one saved account (by default the channel's default one); whether it existed."""
+    path = _file(filename)
+    accounts = _read_all(path)
+    key = name or _default_name(channel)
+    if key not in accounts:
+        return False
+    del accounts[key]
+    _write_all(path, accounts)
+    return True

@@ -150,6 +150,16 @@ class AsyncRuntimeJob:
         with anyio.fail_after(timeout) if timeout is not None else _no_limit():
             return await loader(self._backend_name)
 
+    async def properties(self, refresh: bool = False) -> Any:
+        """The backend's calibration when the job was created (``refresh``: read it again)."""
+        backend = await self.backend()
+        if backend is None:
+            return None
+        if self._creation_date is None or refresh:
+            await self.refresh()
+        when = self._creation_date
+        return await backend.properties_at(when) if when is not None else backend.properties()
+
     @property
     def backend_name(self) -> str | None:
         """The name of the job's backend (no I/O)."""

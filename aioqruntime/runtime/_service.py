@@ -45,6 +45,7 @@ from aioqruntime.protocol import (
     list_backends,
     list_jobs,
 )
+from aioqruntime.runtime import _account as account_files
 from aioqruntime.runtime._account import (
     LOCAL_CHANNEL,
     Account,
@@ -228,6 +229,67 @@ class AsyncRuntimeService:
         return cls(_server_options=dict(server_options), submissions_per_minute=None)
 
     # --- account (members of the official service) --------------------------------------------
+
+    @staticmethod
+    def save_account(
+        token: str | None = None,
+        url: str | None = None,
+        instance: str | None = None,
+        channel: str | None = None,
+        filename: str | None = None,
+        name: str | None = None,
+        proxies: Mapping[str, Any] | None = None,
+        verify: bool | None = None,
+        overwrite: bool | None = False,
+        set_as_default: bool | None = None,
+        private_endpoint: bool | None = False,
+        region: str | None = None,
+        plans_preference: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> None:
+        """Save an account in the official client's file (``~/.qiskit/qiskit-ibm.json``).
+
+        The same file and names as ``QiskitRuntimeService.save_account``: either client reads
+        what the other saved. The file is written owner-only (it holds the API key).
+        """
+        fields = {
+            "channel": channel,
+            "token": token,
+            "url": url,
+            "instance": instance,
+            "proxies": dict(proxies) if proxies else None,
+            "verify": verify,
+            "private_endpoint": private_endpoint or None,
+            "region": region,
+            "plans_preference": list(plans_preference) if plans_preference else None,
+            "tags": list(tags) if tags else None,
+        }
+        account_files.save_account(
+            fields=fields,
+            filename=filename,
+            name=name,
+            overwrite=bool(overwrite),
+            set_as_default=set_as_default,
+        )
+
+    @staticmethod
+    def saved_accounts(
+        default: bool | None = None,
+        channel: str | None = None,
+        filename: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """The saved accounts by name (tokens as :class:`~aioqruntime.protocol.Secret`)."""
+        return account_files.saved_accounts(
+            default=default, channel=channel, filename=filename, name=name
+        )
+
+    @staticmethod
+    def delete_account(
+        filename: str | None = None, name: str | None = None, channel: str | None = None
+    ) -> bool:
+        """Delete a saved account (the channel's default one unless ``name``); True if found."""
+        return account_files.delete_account(filename=filename, name=name, channel=channel)
 
     @property
     def channel(self) -> str:

@@ -27,24 +27,6 @@ class Deviation(NamedTuple):
 
 DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
-        "QiskitRuntimeService",
-        "save_account",
-        "saved accounts are read, not written: arguments, QISKIT_IBM_* or the official's file",
-        "the official client's save_account, or set QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE",
-    ),
-    Deviation(
-        "QiskitRuntimeService",
-        "saved_accounts",
-        "no account-file management (see save_account)",
-        "service.active_account()",
-    ),
-    Deviation(
-        "QiskitRuntimeService",
-        "delete_account",
-        "no account-file management (see save_account)",
-        "unset the QISKIT_IBM_* variables",
-    ),
-    Deviation(
         "IBMBackend",
         "run",
         "backend.run() is removed from the service; circuits run through the primitives",
@@ -61,12 +43,6 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "__init__",
         "jobs are built by run() and the service, never by the user",
         "await service.job(job_id)",
-    ),
-    Deviation(
-        "RuntimeJobV2",
-        "properties",
-        "the backend's calibration of a job is read from the backend object",
-        "(await job.backend()).properties()",
     ),
 )
 
@@ -87,6 +63,7 @@ AWAITED: dict[str, frozenset[str]] = {
             "metrics",
             "update_tags",
             "usage",
+            "properties",
         }
     ),
     "IBMBackend": frozenset({"refresh", "target_history"}),

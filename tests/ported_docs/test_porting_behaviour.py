@@ -9,6 +9,7 @@ import logging
 import warnings
 from pathlib import Path
 
+import anyio
 import pytest
 from qiskit import QuantumCircuit
 
@@ -75,6 +76,31 @@ async def test_a_saved_account_is_used_like_the_official_client(no_account: Path
             assert [b.name for b in await service.backends(name="ibm_local5")] == ["ibm_local5"]
         with pytest.raises(InvalidInputError, match="no saved account named 'other'"):
             AsyncRuntimeService(name="other")
+
+
+async def test_save_account_writes_the_official_clients_file(no_account: Path) -> None:
+    from qiskit_ibm_runtime import QiskitRuntimeService as Official
+
+    path = str(no_account / "accounts.json")
+    async with LocalRuntimeServer(config=ServerConfig(workers=0)) as server:
+        AsyncRuntimeService.save_account(
+            token=server.token, url=server.url, instance=server.instance, filename=path
+        )
+        assert (await anyio.Path(path).stat()).st_mode & 0o777 == 0o600
+        with pytest.raises(InvalidInputError, match="overwrite=True"):
+            AsyncRuntimeService.save_account(token="other", filename=path)
+        (name,) = AsyncRuntimeService.saved_accounts(filename=path)
+        assert name == "default-ibm-quantum-platform"
+        assert server.token not in repr(AsyncRuntimeService.saved_accounts(filename=path))
+        # The official client reads what we saved, and we read it back.
+        official = Official.saved_accounts(filename=path)[name]
+        assert (official["token"], official["instance"]) == (server.token, server.instance)
+        async with AsyncRuntimeService(filename=path) as service:
+            assert service.instance == server.instance
+            assert [b.name for b in await service.backends(name="ibm_local5")] == ["ibm_local5"]
+    assert AsyncRuntimeService.delete_account(filename=path) is True
+    assert AsyncRuntimeService.delete_account(filename=path) is False
+    assert AsyncRuntimeService.saved_accounts(filename=path) == {}
 
 
 @pytest.mark.parametrize(
@@ -259,6 +285,9 @@ async def test_job_members_of_the_official_job() -> None:
         assert job.private is False and job.image == ""
         assert set(job.usage_estimation) == {"quantum_seconds"}
         assert await job.update_tags(["a", "b"]) == ["a", "b"]
+        calibration = await job.properties()
+        assert isinstance(calibration, BackendProperties)
+        assert calibration == backend.properties()
         assert isinstance(await job.usage(), (int, float))
         with pytest.raises(InvalidInputError, match="result_decoder"):
             await job.result(decoder=lambda text: text)
