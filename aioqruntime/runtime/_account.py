@@ -199,15 +199,25 @@ def _saved_account(
 
 
 def _from_saved(saved: Mapping[str, Any], channel: str | None) -> AccountChoice:
-    token = saved.get("token")
+    texts: dict[str, str | None] = {}
+    for key in ("channel", "token", "url", "instance"):
+        value = saved.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError(f"the saved account's {key!r} is not text")
+        texts[key] = value or None
+    verify = saved.get("verify")
+    if verify is not None and not isinstance(verify, bool):
+        raise InvalidInputError("the saved account's 'verify' is not true or false")
+    saved_channel = texts["channel"] or channel or "ibm_quantum_platform"
+    check_channel(saved_channel)
     return AccountChoice(
-        channel=str(saved.get("channel") or channel or "ibm_quantum_platform"),
+        channel=saved_channel,
         local=False,
-        token=str(token) if token else None,
-        url=saved.get("url") or None,
-        instance=saved.get("instance") or None,
-        verify=saved.get("verify"),
-        private_endpoint=bool(saved.get("private_endpoint")),
+        token=texts["token"],
+        url=texts["url"],
+        instance=texts["instance"],
+        verify=verify,
+        private_endpoint=saved.get("private_endpoint") is True,
     )
 
 
