@@ -96,11 +96,19 @@ class SimulationPool:
         params_text: str,
         *,
         noise_device: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None,
+        dry_run: bool = False,
     ) -> _worker.JobOutcome:
-        """Simulate one job in a worker; cancelling the await abandons (not kills) the run."""
+        """Simulate one job in a worker; cancelling the await abandons (not kills) the run.
+
+        ``dry_run``: random data of the right shape instead (a mock device's job).
+        """
         loop = asyncio.get_running_loop()
         call = functools.partial(
-            _worker.run_job, program_id, params_text, noise_device=noise_device
+            _worker.run_job,
+            program_id,
+            params_text,
+            noise_device=noise_device,
+            dry_run=dry_run,
         )
         return await loop.run_in_executor(self._ensure(), call)
 

@@ -10,11 +10,15 @@ import warnings
 from pathlib import Path
 
 import anyio
+import numpy as np
 import pytest
 from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.quantum_info import SparsePauliOp
 
 from aioqruntime import (
     AsyncBatch,
+    AsyncEstimator,
     AsyncRuntimeService,
     AsyncSampler,
     AsyncSession,
@@ -254,9 +258,20 @@ async def test_mock_devices_run_jobs_and_are_listed_only_when_asked() -> None:
         assert set(with_mocks) - names == {"mock_local5", "mock_local27", "mock_local127"}
         mock = with_mocks["mock_local5"]
         assert mock.is_mock and not (await service.backend("ibm_local5")).is_mock
-        job = await AsyncSampler(mock).run([x_pattern(1, 1, 5)], shots=7)
+        # Dry run: nothing simulated, random data of the shape asked for (X then measure would
+        # always read 1 if it were simulated; 64 random shots read 0 too, but for 2**-64).
+        job = await AsyncSampler(mock).run([x_pattern(1, 1, 5)], shots=64)
         result = await job.result()
-        assert sum(result[0].data.c.get_counts().values()) == 7
+        assert result[0].data.c.num_shots == 64 and result[0].data.c.num_bits == 1
+        assert set(result[0].data.c.get_counts()) == {"0", "1"}
+        theta = Parameter("t")
+        circuit = QuantumCircuit(5)
+        circuit.rz(theta, 0)
+        sweep = np.linspace(0, 1, 6).reshape(3, 2, 1)
+        estimated = await AsyncEstimator(mock).run([(circuit, SparsePauliOp("IIIIZ"), sweep)])
+        evs = (await estimated.result())[0].data.evs
+        assert evs.shape == (3, 2) and np.all(np.abs(evs) <= 1.0)
+        assert not np.allclose(evs, 1.0)  # <Z> of |0> is exactly 1 when simulated
         listed = [j.job_id() for j in await service.jobs(limit=None)]
         assert job.job_id() not in listed
         assert job.job_id() in [j.job_id() for j in await service.jobs(include_mocks=True)]
