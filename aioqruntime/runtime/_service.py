@@ -140,11 +140,6 @@ class AsyncRuntimeService:
                 "proxies= is not supported: pass session=aiohttp.ClientSession(trust_env=True) "
                 "to use the HTTPS_PROXY variable, or a session with your own proxy connector"
             )
-        if instance is None and (region or plans_preference or tags):
-            raise InvalidInputError(
-                "region=, plans_preference= and tags= choose an instance by looking it up, which "
-                "aioqruntime does not do: pass instance='crn:...' (or set QISKIT_IBM_INSTANCE)"
-            )
         self._channel = LOCAL_CHANNEL
         self._account: Account | None = None
         if _server_options is None:
@@ -157,14 +152,11 @@ class AsyncRuntimeService:
                 name=name,
             )
             self._channel = choice.channel
+            if region or plans_preference or tags:
+                _check_lookup_not_needed(choice)
             if choice.local:
                 if channel != LOCAL_CHANNEL:
-                    logger.warning(
-                        "no IBM Quantum account is configured (no arguments, no QISKIT_IBM_* "
-                        "variables, no saved account): using the embedded local server. To "
-                        "reach IBM, pass token= and instance= or set QISKIT_IBM_TOKEN and "
-                        "QISKIT_IBM_INSTANCE."
-                    )
+                    logger.warning(_NO_ACCOUNT_WARNING)
                 _server_options = {}
                 submissions_per_minute = None
             else:
@@ -867,6 +859,22 @@ class AsyncRuntimeService:
         """The instance's usage (``GET /instances/usage``)."""
         response = await self._core_or_raise().transport.send(instance_usage())
         return Usage.from_json(response.json())
+
+
+_NO_ACCOUNT_WARNING = (
+    "no IBM Quantum account is configured (no arguments, no QISKIT_IBM_* variables, no saved "
+    "account): using the embedded local server. To reach IBM, pass token= and instance= or set "
+    "QISKIT_IBM_TOKEN and QISKIT_IBM_INSTANCE."
+)
+
+
+def _check_lookup_not_needed(choice: AccountChoice) -> None:
+    """``region``/``plans_preference``/``tags`` only matter when an instance is looked up."""
+    if not (choice.instance or os.environ.get("QISKIT_IBM_INSTANCE")):
+        raise InvalidInputError(
+            "region=, plans_preference= and tags= choose an instance by looking it up, which "
+            "aioqruntime does not do: pass instance='crn:...' (or set QISKIT_IBM_INSTANCE)"
+        )
 
 
 def _has_fractional_gates(backend: ServiceBackend) -> bool:
