@@ -47,6 +47,7 @@ class RuntimeBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
         self._properties: dict[str, Any] | None = dict(properties) if properties else None
         self._list_entry: dict[str, Any] = dict(list_entry or {})
         self._calibration_id = calibration_id
+        self._properties_view: tuple[dict[str, Any], BackendProperties] | None = None
         self._include_fractional_gates = include_fractional_gates
         self._target = (
             target
@@ -88,7 +89,14 @@ class RuntimeBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
                 "'await backend.refresh()' then 'backend.properties()', or "
                 "'await backend.properties_at(datetime)'"
             )
-        return BackendProperties(self._properties) if self._properties else None
+        document = self._properties
+        if not document:
+            return None
+        # Parsed once per document (a filter may ask every backend for it).
+        cached = self._properties_view
+        if cached is None or cached[0] is not document:
+            cached = self._properties_view = (document, BackendProperties(document))
+        return cached[1]
 
     @property
     def raw_configuration(self) -> dict[str, Any]:
