@@ -564,11 +564,7 @@ class AsyncRuntimeService:
     # --- backends ------------------------------------------------------------------------------
 
     async def _device_list(self, include_mocks: bool = False) -> tuple[BackendListEntry, ...]:
-        request = list_backends()
-        if include_mocks:
-            request = dataclasses.replace(
-                request, query=(*request.query, ("include_mocks", "True"))
-            )
+        request = list_backends(include_mocks=include_mocks)
         response = await self._core_or_raise().transport.send(request)
         return BackendList.from_json(response.json()).devices
 
