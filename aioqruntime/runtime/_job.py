@@ -147,8 +147,13 @@ class AsyncRuntimeJob:
         loader = self._core.backend_loader
         if self._backend_name is None or loader is None:
             return None
-        with anyio.fail_after(timeout) if timeout is not None else _no_limit():
-            return await loader(self._backend_name)
+        try:
+            with anyio.fail_after(timeout) if timeout is not None else _no_limit():
+                return await loader(self._backend_name)
+        except TimeoutError:
+            raise JobTimeoutError(
+                f"Timed out reading the backend of job {self._job_id} after {timeout} secs"
+            ) from None
 
     async def properties(self, refresh: bool = False) -> Any:
         """The backend's calibration when the job was created (``refresh``: read it again)."""
