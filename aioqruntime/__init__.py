@@ -27,6 +27,7 @@ from aioqruntime._exceptions import (
     JobFailedError,
     JobNotDoneError,
     JobRanTooLongError,
+    JobTimeoutError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -38,6 +39,13 @@ from aioqruntime._exceptions import (
     SessionError,
 )
 from aioqruntime._version import __version__
+
+# The official client's names for the same situations (docs/PORTING.md, "Errors"): catching the
+# official name catches ours. RuntimeInvalidStateError has no single twin (see the guide).
+IBMInputValueError = InvalidInputError
+IBMNotAuthorizedError = AuthenticationError
+RuntimeJobFailureError = JobFailedError
+RuntimeJobTimeoutError = JobTimeoutError
 
 if TYPE_CHECKING:
     from aioqruntime.primitives import (
@@ -51,6 +59,8 @@ if TYPE_CHECKING:
         AsyncRuntimeJob,
         AsyncRuntimeService,
         AsyncSession,
+        BackendStatusInfo,
+        JobStatusReading,
         ServiceBackend,
         as_completed,
         job_label,
@@ -66,6 +76,8 @@ _LAZY = {
     "as_completed": "aioqruntime.runtime",
     "job_label": "aioqruntime.runtime",
     "ServiceBackend": "aioqruntime.runtime",
+    "BackendStatusInfo": "aioqruntime.runtime",
+    "JobStatusReading": "aioqruntime.runtime",
     "AsyncSampler": "aioqruntime.primitives",
     "AsyncEstimator": "aioqruntime.primitives",
     "SamplerOptions": "aioqruntime.primitives",
@@ -96,10 +108,13 @@ __all__ = [
     "AsyncSampler",
     "AsyncSession",
     "AuthenticationError",
+    "BackendStatusInfo",
     "BadRequestError",
     "CodecError",
     "ConflictError",
     "EstimatorOptions",
+    "IBMInputValueError",
+    "IBMNotAuthorizedError",
     "InsecureTransportWarning",
     "InternalServerError",
     "InvalidInputError",
@@ -108,6 +123,8 @@ __all__ = [
     "JobFailedError",
     "JobNotDoneError",
     "JobRanTooLongError",
+    "JobStatusReading",
+    "JobTimeoutError",
     "LocalRuntimeServer",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -115,6 +132,8 @@ __all__ = [
     "ProtocolError",
     "QRuntimeError",
     "RateLimitError",
+    "RuntimeJobFailureError",
+    "RuntimeJobTimeoutError",
     "SamplerOptions",
     "ServiceBackend",
     "ServiceClosedError",

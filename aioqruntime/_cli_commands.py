@@ -403,7 +403,7 @@ async def _jobs(service: AsyncRuntimeService, args: argparse.Namespace, out: Tex
         pending=pending,
         program_id=args.program,
         session_id=args.session,
-        tags=args.tag,
+        job_tags=args.tag,
     )
     if args.json:
         _dump_json([_job_header(job) for job in jobs], out)
@@ -416,7 +416,7 @@ async def _jobs(service: AsyncRuntimeService, args: argparse.Namespace, out: Tex
             job.job_id(),
             _status_text(job.status()),
             job.program_id or "-",
-            job.backend() or "-",
+            job.backend_name or "-",
             job.session_id or "-",
             _when(job.creation_date),
             ",".join(_user_tags(job.tags)) or "-",
@@ -459,7 +459,7 @@ def _job_header(job: AsyncRuntimeJob) -> dict[str, Any]:
         "job_id": job.job_id(),
         "status": _status_text(job.status()),
         "program": job.program_id,
-        "backend": job.backend(),
+        "backend": job.backend_name,
         "session_id": job.session_id,
         "created": _iso(job.creation_date),
         "tags": job.tags,
@@ -480,7 +480,7 @@ async def _job(service: AsyncRuntimeService, args: argparse.Namespace, out: Text
             _echo("(not finished: add --wait to wait for it)", out)
         return EXIT_OK
     error = job.exception()
-    summary = None if error is not None else await _summarize(job.result(), args.top)
+    summary = None if error is not None else await _summarize(job.result_nowait(), args.top)
     if args.json:
         _dump_json({**header, "error": None if error is None else str(error), "pubs": summary}, out)
     else:

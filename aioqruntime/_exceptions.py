@@ -24,6 +24,7 @@ Every exception the package raises on purpose derives from :class:`QRuntimeError
     │   ├── JobCancelledError                     state Cancelled
     │   └── JobRanTooLongError                    Cancelled, reason code 1305 (max time)
     ├── JobNotDoneError                           result() asked of a job that is not final yet
+    │   └── JobTimeoutError (also a TimeoutError) result(timeout=)/wait_for_final_state ran out
     └── SessionError                              the session cannot take this request
         └── SessionClosedError                    closed or cancelled (here or by the server)
             └── ServiceClosedError                the service itself is closed or not entered
@@ -60,6 +61,7 @@ __all__ = [
     "JobFailedError",
     "JobNotDoneError",
     "JobRanTooLongError",
+    "JobTimeoutError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -230,6 +232,13 @@ class JobRanTooLongError(JobError):
 
 class JobNotDoneError(QRuntimeError):
     """``result()`` was called on a job that has not reached a final state; await it instead."""
+
+
+class JobTimeoutError(JobNotDoneError, TimeoutError):
+    """``result(timeout=)`` or ``wait_for_final_state(timeout=)`` ended before the job was final.
+
+    The job itself still runs (the official ``RuntimeJobTimeoutError``).
+    """
 
 
 class SessionError(QRuntimeError):

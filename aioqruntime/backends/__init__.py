@@ -14,22 +14,29 @@ from aioqruntime.backends._devices import (
     Device,
     DeviceSpec,
     TwoQubitGate,
+    calibration_id_of,
     default_devices,
     generate_device,
+    mock_device,
 )
+from aioqruntime.backends._documents import BackendConfiguration, BackendProperties
 from aioqruntime.backends._noise import noise_model_for
 from aioqruntime.backends._target import build_target, is_fractional_gate_name
 from aioqruntime.backends._topology import Topology
 
 __all__ = [
+    "BackendConfiguration",
+    "BackendProperties",
     "Device",
     "DeviceSpec",
     "RuntimeBackend",
     "Topology",
     "TwoQubitGate",
     "build_target",
+    "calibration_id_of",
     "default_devices",
     "generate_device",
     "is_fractional_gate_name",
+    "mock_device",
     "noise_model_for",
 ]

@@ -8,9 +8,11 @@ uses ``random.Random(spec.seed)`` only, so a spec always yields the same device.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,7 +22,15 @@ from aioqruntime.backends._topology import TOPOLOGY_SIZES, Topology, undirected_
 if TYPE_CHECKING:
     from aioqruntime.backends._backend import RuntimeBackend
 
-__all__ = ["Device", "DeviceSpec", "TwoQubitGate", "default_devices", "generate_device"]
+__all__ = [
+    "Device",
+    "DeviceSpec",
+    "TwoQubitGate",
+    "calibration_id_of",
+    "default_devices",
+    "generate_device",
+    "mock_device",
+]
 
 TwoQubitGate = Literal["cz", "ecr", "cx"]
 """``cz`` (Heron-like, both directions calibrated), ``ecr`` (Eagle/Falcon-like, one direction per
@@ -189,6 +199,35 @@ def default_devices() -> list[Device]:
     return [generate_device(spec) for spec in specs]
 
 
+def mock_name(name: str) -> str:
+    """The service's mock twin of a device: its first ``_`` token becomes ``mock``."""
+    rest = name.split("_", 1)[1] if "_" in name else name
+    return f"mock_{rest}"
+
+
+def mock_device(device: Device) -> Device | None:
+    """The mock (dry-run) twin of a real device (``ibm_local5`` -> ``mock_local5``).
+
+    Same configuration and calibration under the mock name, ``class: "mock"`` in its list
+    entry; ``None`` for a simulator (the service has no mock of those).
+    """
+    if device.spec.simulator or device.name.startswith("mock_"):
+        return None
+    name = mock_name(device.name)
+    configuration = {**device.configuration, "backend_name": name}
+    properties = {**device.properties, "backend_name": name} if device.properties else None
+    extra = {**device.list_entry_extra, "class": "mock"}
+    return Device(dataclasses.replace(device.spec, name=name), configuration, properties, extra)
+
+
+def calibration_id_of(properties: Mapping[str, Any] | None, name: str) -> str | None:
+    """The id the local server gives a device's (one) calibration; ``None`` without one."""
+    if not properties:
+        return None
+    stamp = "".join(ch for ch in str(properties.get("last_update_date", "")) if ch.isdigit())
+    return f"{name}-{stamp[:14]}"
+
+
 def generate_device(spec: DeviceSpec) -> Device:
     """The configuration, properties and list-entry documents of ``spec``; deterministic."""
     rng = random.Random(spec.seed)
@@ -226,7 +265,8 @@ def generate_device(spec: DeviceSpec) -> Device:
         "max_experiments": 300,
         "coupling_map": [list(e) for e in edges],
         "supported_instructions": [*basis, "measure", "delay", "reset", *CONTROL_FLOW_INSTRUCTIONS],
-        "supported_features": ["qasm3"],
+        # Control flow (if_else...) is supported everywhere: "dynamic_circuits" on real devices.
+        "supported_features": ["qasm3"] if spec.simulator else ["qasm3", "dynamic_circuits"],
         "dynamic_reprate_enabled": True,
         "rep_delay_range": [0.0, 500.0],
         "default_rep_delay": 250.0,

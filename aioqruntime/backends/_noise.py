@@ -27,6 +27,6 @@ def noise_model_for(device_or_backend: Device | BackendV2) -> NoiseModel:
     backend: Any = (
         device_or_backend.backend() if isinstance(device_or_backend, Device) else device_or_backend
     )
-    if isinstance(backend, RuntimeBackend) and backend.properties is None:
+    if isinstance(backend, RuntimeBackend) and backend.properties() is None:
         return NoiseModel(basis_gates=list(backend.operation_names))
     return NoiseModel.from_backend(backend)

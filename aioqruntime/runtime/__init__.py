@@ -6,9 +6,9 @@ Import these from :mod:`aioqruntime` (``from aioqruntime import AsyncRuntimeServ
 from __future__ import annotations
 
 from aioqruntime.runtime._as_completed import as_completed
-from aioqruntime.runtime._backend import ServiceBackend
+from aioqruntime.runtime._backend import BackendStatusInfo, ServiceBackend
 from aioqruntime.runtime._core import job_label
-from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback, JobStatusReading
 from aioqruntime.runtime._journal import JournalEntry, JournalSession
 from aioqruntime.runtime._options import MAX_JOB_INPUT_BYTES
 from aioqruntime.runtime._service import AsyncRuntimeService
@@ -20,7 +20,9 @@ __all__ = [
     "AsyncRuntimeJob",
     "AsyncRuntimeService",
     "AsyncSession",
+    "BackendStatusInfo",
     "DoneCallback",
+    "JobStatusReading",
     "JournalEntry",
     "JournalSession",
     "ServiceBackend",

@@ -23,8 +23,8 @@ class as_completed:
 
     An iterator class, not an async generator: it holds no task group or cancel scope between
     items, so breaking out of the loop leaves nothing behind (style C11). Jobs come in the order
-    they settled; ``await job`` (or ``job.result()``) inside the loop gives the result or raises
-    the job's error. A job abandoned by its closed owner is yielded too (awaiting it raises).
+    they settled; ``await job`` (or ``job.result_nowait()``) inside the loop gives the result or
+    raises the job's error. A job abandoned by its closed owner is yielded too (awaiting it raises).
     Leaving or cancelling the loop cancels no job.
 
     ``progress``: a one-line progress bar on ``stream`` (default ``sys.stderr``), redrawn each

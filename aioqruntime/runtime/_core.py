@@ -12,7 +12,7 @@ import logging
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
@@ -154,6 +154,8 @@ class ServiceCore:
             live if live is not None else weakref.WeakValueDictionary()
         )
         self.closed = False
+        #: ``await service.backend(name)`` of the owning service (``job.backend()`` uses it).
+        self.backend_loader: Callable[[str], Awaitable[Any]] | None = None
         #: ``submitted``, ``reconciled`` (found by tag after an ambiguous failure),
         #: ``resubmitted`` (confirmed absent, sent again), ``lookups``, ``rejected``, ``ambiguous``.
         self.counters: Counter[str] = Counter()
@@ -285,7 +287,7 @@ class ServiceCore:
             "submitted job %s (session %s, backend %s, program %s, client tag %s%s)",
             job.job_id(),
             job.session_id,
-            job.backend(),
+            job.backend_name,
             program_id,
             client_tag,
             ", found by tag after an ambiguous failure" if submitted.reconciled else "",

@@ -5,23 +5,27 @@ service and one per session) refreshes every pending job in bulk and *settles* t
 it stores the outcome, sets the ``anyio.Event`` that awaiting tasks sleep on, and then calls the
 done-callbacks in registration order, from the watcher task.
 
-Colours (style C10): reading state (``status()``, ``done()``, ``result()``, ``job_id()``) and
-registering callbacks are sync and never do I/O; ``await job``, ``refresh()``, ``cancel()``,
-``metrics()`` and ``logs()`` talk to the service. Cancelling a task that awaits a job only stops
-that wait: the remote job is cancelled by :meth:`AsyncRuntimeJob.cancel` alone.
+Colours (style C10): reading state (``status()``, ``done()``, ``result_nowait()``, ``job_id()``)
+and registering callbacks are sync and never do I/O; ``await job``, ``await job.result()``,
+``refresh()``, ``cancel()``, ``metrics()``, ``usage()``, ``logs()`` and ``await job.inputs`` talk
+to the service (or wait for the watcher), where the official methods do I/O. Cancelling a task
+that awaits a job only stops that wait: the remote job is cancelled by ``cancel()`` alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, final
 
 import anyio
 
 from aioqruntime._exceptions import (
+    InvalidInputError,
     JobNotDoneError,
+    JobTimeoutError,
     NotFoundError,
     QRuntimeError,
     ServiceClosedError,
@@ -42,13 +46,36 @@ if TYPE_CHECKING:
     from aioqruntime.runtime._watcher import JobWatcher
     from aioqruntime.transport import Transport
 
-__all__ = ["AsyncRuntimeJob", "DoneCallback"]
+__all__ = ["AsyncRuntimeJob", "DoneCallback", "JobStatusReading"]
 
 logger = logging.getLogger("aioqruntime.runtime")
 
 #: A done-callback receives the job; its return value is ignored. It must be quick and must not
 #: block: set an Event or send on a memory stream to hand work to your own tasks.
 DoneCallback = Callable[["AsyncRuntimeJob"], object]
+
+
+class JobStatusReading(str):
+    """A job status as the official client gives it: the text ``"DONE"``, ``"QUEUED"``...
+
+    It equals the :class:`JobStatus` member of the same name and prints as ``DONE``. Awaiting it
+    (``await job.status()``) asks the service now and gives the fresh status.
+    """
+
+    _refresh: Callable[[], Awaitable[JobStatusReading]]
+
+    def __new__(
+        cls, value: str, refresh: Callable[[], Awaitable[JobStatusReading]]
+    ) -> JobStatusReading:
+        reading = super().__new__(cls, value)
+        reading._refresh = refresh
+        return reading
+
+    def __await__(self) -> Generator[Any, None, JobStatusReading]:
+        return self._refresh().__await__()
+
+    def __repr__(self) -> str:
+        return repr(str(self))
 
 
 @final
@@ -58,6 +85,10 @@ class AsyncRuntimeJob:
     Created by ``run()`` of a primitive, a session or a batch, and by ``service.job(id)``; not meant
     to be constructed directly.
     """
+
+    #: The official class constants.
+    ERROR = "ERROR"
+    JOB_FINAL_STATES = ("DONE", "CANCELLED", "ERROR")
 
     def __init__(
         self,
@@ -72,6 +103,7 @@ class AsyncRuntimeJob:
         client_tag: str | None = None,
         label: str | None = None,
         result_decoder: Callable[[str], Any] | None = None,
+        private: bool = False,
     ) -> None:
         self._job_id = job_id
         self._core = core
@@ -82,6 +114,7 @@ class AsyncRuntimeJob:
         self._tags: tuple[str, ...] = tuple(tags)
         self._client_tag = client_tag
         self._label = label
+        self._private = private
         self.result_decoder = result_decoder
         self._status: JobStatus | str = JobStatus.INITIALIZING
         self._reason: str | None = None
@@ -105,8 +138,36 @@ class AsyncRuntimeJob:
         """The service's id of this job."""
         return self._job_id
 
-    def backend(self) -> str | None:
-        """The backend name of the job (``await service.backend(name)`` gives the object)."""
+    async def backend(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 (official)
+        """The backend object the job runs on (``await service.backend(name)``, cached).
+
+        ``timeout`` bounds the wait for it (:class:`JobTimeoutError`); ``backend_name`` is the
+        name without I/O.
+        """
+        loader = self._core.backend_loader
+        if self._backend_name is None or loader is None:
+            return None
+        try:
+            with anyio.fail_after(timeout) if timeout is not None else _no_limit():
+                return await loader(self._backend_name)
+        except TimeoutError:
+            raise JobTimeoutError(
+                f"Timed out reading the backend of job {self._job_id} after {timeout} secs"
+            ) from None
+
+    async def properties(self, refresh: bool = False) -> Any:
+        """The backend's calibration when the job was created (``refresh``: read it again)."""
+        backend = await self.backend()
+        if backend is None:
+            return None
+        if self._creation_date is None or refresh:
+            await self.refresh()
+        when = self._creation_date
+        return await backend.properties_at(when) if when is not None else backend.properties()
+
+    @property
+    def backend_name(self) -> str | None:
+        """The name of the job's backend (no I/O)."""
         return self._backend_name
 
     @property
@@ -134,24 +195,122 @@ class AsyncRuntimeJob:
         return self._program_id
 
     @property
+    def primitive_id(self) -> str | None:
+        """``"sampler"`` or ``"estimator"`` (the official name of :attr:`program_id`)."""
+        return self._program_id
+
+    @property
+    def instance(self) -> str | None:
+        """The instance CRN the job was submitted to."""
+        return self._core.instance
+
+    @property
+    def private(self) -> bool:
+        """Whether the job's inputs and results are private (as the service last said)."""
+        return bool(self.last_seen.private) if self.last_seen is not None else self._private
+
+    @property
+    def image(self) -> str:
+        """The runtime image of the job, ``""`` for the default one."""
+        return (self.last_seen.runtime if self.last_seen is not None else None) or ""
+
+    @property
+    def usage_estimation(self) -> dict[str, Any]:
+        """``{"quantum_seconds": ...}``: the service's estimate, as last seen (no I/O)."""
+        seen = self.last_seen
+        return {"quantum_seconds": seen.estimated_running_time_seconds if seen else None}
+
+    @property
+    def inputs(self) -> Awaitable[dict[str, Any]]:
+        """``await job.inputs``: the job's ``params`` as the service stores them (one GET)."""
+        return self._read_inputs()
+
+    async def _read_inputs(self) -> dict[str, Any]:
+        response = await self._transport().send(get_job(self._job_id, exclude_params=False))
+        data = response.json()
+        params = data.get("params") if isinstance(data, dict) else None
+        return dict(params) if isinstance(params, dict) else {}
+
+    @property
     def creation_date(self) -> datetime | None:
         """When the service created the job (known after the first refresh)."""
         return self._creation_date
 
     # --- state (sync, cached) ------------------------------------------------------------------
 
-    def status(self) -> JobStatus | str:
-        """The last status seen by the watcher (no I/O): a :class:`JobStatus` member.
+    def status(self) -> JobStatusReading:
+        """The last status the watcher saw (no I/O): ``"DONE"``, ``"RUNNING"``...
 
-        An unknown server state comes back as its upper-cased text, like the official client.
+        It equals the :class:`JobStatus` member of that name; ``await job.status()`` asks the
+        service now. An unknown server state comes back as its upper-cased text, like the
+        official client.
         """
-        return self._status
+        return JobStatusReading(self._status_text(), self._refreshed_status)
+
+    async def _refreshed_status(self) -> JobStatusReading:
+        await self.refresh()
+        return self.status()
 
     def done(self) -> bool:
         """Whether the job reached a final state and its outcome is available."""
         return self._done
 
-    def result(self) -> Any:
+    def in_final_state(self) -> bool:
+        """Whether the job is ``DONE``, ``CANCELLED`` or ``ERROR`` (as last seen)."""
+        return is_final(self._status)
+
+    def running(self) -> bool:
+        return self._status == JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        return self._status == JobStatus.CANCELLED
+
+    def errored(self) -> bool:
+        return self._status == JobStatus.ERROR
+
+    async def result(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 (the official signature)
+        decoder: Callable[[str], Any] | None = None,
+        poll_interval: float | None = None,
+    ) -> Any:
+        """Wait for the job and return its result (``await job.result()``, same as ``await job``).
+
+        ``timeout`` (seconds) raises :class:`JobTimeoutError` when the job is not final by then
+        (the job keeps running). A failed job raises its typed :class:`JobError`. ``decoder``
+        must be given to ``run(result_decoder=...)`` instead (the result is decoded once, when
+        fetched); ``poll_interval`` is accepted and unused: the service's watcher polls.
+        """
+        if decoder is not None:
+            raise InvalidInputError(
+                "result(decoder=...) is not supported: pass result_decoder= to session.run(), "
+                "the result is decoded once when it is fetched"
+            )
+        await self.wait_for_final_state(timeout, poll_interval)
+        return self.result_nowait()
+
+    async def wait_for_final_state(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 (the official signature)
+        poll_interval: float | None = None,
+    ) -> None:
+        """Wait until the job is final (its outcome fetched); never raises the job's error.
+
+        ``timeout`` raises :class:`JobTimeoutError`; ``poll_interval`` is accepted and unused.
+        """
+        del poll_interval  # the watcher polls for every job at once
+        try:
+            with anyio.fail_after(timeout) if timeout is not None else _no_limit():
+                await self._wait_settled()
+        except TimeoutError:
+            raise JobTimeoutError(
+                f"Timed out waiting for job {self._job_id} to complete after {timeout} secs; "
+                "the job still runs"
+            ) from None
+        if not self._done and self._exception is not None:  # abandoned by its owner
+            raise self._exception
+
+    def result_nowait(self) -> Any:
         """The job's result, without waiting.
 
         Raises :class:`JobNotDoneError` while the job is not final, or the job's typed
@@ -185,6 +344,10 @@ class AsyncRuntimeJob:
         return self._wait().__await__()
 
     async def _wait(self) -> Any:
+        await self._wait_settled()
+        return self.result_nowait()
+
+    async def _wait_settled(self) -> None:
         # Only an observation: cancelling this wait leaves the job and the watcher untouched.
         if (
             not self._settled.is_set()
@@ -196,7 +359,6 @@ class AsyncRuntimeJob:
                 if not self._settled.is_set():
                     await self._watcher.settle_now(self)
         await self._settled.wait()
-        return self.result()
 
     # --- callbacks -----------------------------------------------------------------------------
 
@@ -268,11 +430,20 @@ class AsyncRuntimeJob:
             return ""
         return response.text()
 
-    async def update_tags(self, tags: Sequence[str]) -> list[str]:
+    async def update_tags(self, new_tags: Sequence[str]) -> list[str]:
         """Replace the job's tags (``PUT /jobs/{id}/tags``) and return them."""
-        await self._transport().send(update_job_tags(self._job_id, tags))
-        self._tags = tuple(dict.fromkeys(tags))
+        await self._transport().send(update_job_tags(self._job_id, new_tags))
+        self._tags = tuple(dict.fromkeys(new_tags))
         return list(self._tags)
+
+    async def usage(self, partial: bool = False) -> float | None:
+        """QPU seconds charged (``metrics()["usage"]``): 0 until billing is final, unless
+        ``partial`` (then the amount so far), as the official client reports it."""
+        usage = (await self.metrics()).get("usage") or {}
+        if not partial and usage.get("status", "pending") == "pending":
+            return 0
+        value = usage.get("qpu_charge_time_seconds")
+        return None if value is None else float(value)
 
     def _transport(self) -> Transport:
         if self._core.closed:
@@ -375,6 +546,11 @@ class AsyncRuntimeJob:
             f"<AsyncRuntimeJob {self._job_id} status={self._status_text()} "
             f"backend={self._backend_name!r} session={self._session_id!r}{label}>"
         )
+
+
+@contextlib.contextmanager
+def _no_limit() -> Iterator[None]:
+    yield
 
 
 def _text(status: JobStatus | str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,11 +22,13 @@ from typing_extensions import Self
 
 from aioqruntime._exceptions import (
     AmbiguousSubmissionError,
+    InvalidInputError,
     NotFoundError,
     QRuntimeError,
     ServiceClosedError,
     SessionClosedError,
 )
+from aioqruntime.backends import is_fractional_gate_name
 from aioqruntime.protocol import (
     BackendList,
     BackendListEntry,
@@ -35,8 +38,6 @@ from aioqruntime.protocol import (
     RetryPolicy,
     Secret,
     Usage,
-    backend_configuration,
-    backend_properties,
     delete_job,
     get_job,
     instance_usage,
@@ -44,8 +45,16 @@ from aioqruntime.protocol import (
     list_backends,
     list_jobs,
 )
-from aioqruntime.runtime._account import Account, resolve_account
-from aioqruntime.runtime._backend import ServiceBackend
+from aioqruntime.runtime import _account as account_files
+from aioqruntime.runtime._account import (
+    LOCAL_CHANNEL,
+    Account,
+    AccountChoice,
+    choose_account,
+    private_endpoint_url,
+    resolve_account,
+)
+from aioqruntime.runtime._backend import BackendDocuments, ServiceBackend, fetch_documents
 from aioqruntime.runtime._core import ServiceCore
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
@@ -70,11 +79,17 @@ _PAGE_CAP = 200
 class AsyncRuntimeService:
     """An open connection to Qiskit Runtime: ``async with AsyncRuntimeService(...) as service``.
 
-    ``token`` is an IBM Cloud API key, exchanged for bearer tokens at ``iam_url`` (refreshed at
-    80 % of their lifetime). Missing ``token``/``instance``/``url`` come from ``QISKIT_IBM_TOKEN``,
-    ``QISKIT_IBM_INSTANCE`` and ``QISKIT_IBM_URL``. ``session`` is an ``aiohttp.ClientSession`` of
-    yours (never closed by us). ``submissions_per_minute`` paces ``POST /jobs`` client-side
-    (``None`` turns it off; the local server has no limit by default).
+    The positional parameters are the official constructor's. ``token`` is an IBM Cloud API
+    key, exchanged for bearer tokens at ``iam_url`` (refreshed at 80 % of their lifetime). The
+    account comes, as in the official client, from ``name=`` (a saved account), the arguments,
+    ``QISKIT_IBM_TOKEN``/``QISKIT_IBM_INSTANCE``/``QISKIT_IBM_URL``, then the default account
+    saved in ``~/.qiskit/qiskit-ibm.json`` (or ``filename``). With none of these, and with
+    ``channel="local"``, it is the embedded local server (as :meth:`local`; a warning says so
+    unless asked for). ``private_endpoint`` and ``url_resolver`` choose the API URL as the
+    official ones do; ``proxies`` is refused, ``region``/``plans_preference``/``tags`` too
+    without ``instance`` (they select an instance by a lookup we do not do). ``session`` is an
+    ``aiohttp.ClientSession`` of yours (never closed by us). ``submissions_per_minute`` paces
+    ``POST /jobs`` client-side (``None`` turns it off; the local server has no limit by default).
 
     Entering opens the HTTP session and starts one background watcher task that tracks job-mode
     jobs. Leaving (or :meth:`aclose`) stops it; jobs still pending then keep running on the
@@ -96,10 +111,20 @@ class AsyncRuntimeService:
 
     def __init__(
         self,
-        *,
+        channel: str | None = None,
         token: str | Secret | None = None,
-        instance: str | None = None,
         url: str | None = None,
+        filename: str | None = None,
+        name: str | None = None,
+        instance: str | None = None,
+        proxies: Mapping[str, Any] | None = None,
+        verify: bool | ssl.SSLContext | None = None,
+        private_endpoint: bool | None = None,
+        url_resolver: Callable[[str, str, bool | None, str], str] | None = None,
+        region: str | None = None,
+        plans_preference: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        *,
         iam_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
         transport_config: TransportConfig | None = None,
@@ -108,9 +133,35 @@ class AsyncRuntimeService:
         submissions_per_minute: float | None = IBM_SUBMISSIONS_PER_MINUTE,
         decode_threads: int = 4,
         journal: str | Path | None = None,
-        verify: bool | ssl.SSLContext | None = None,
         _server_options: dict[str, Any] | None = None,
     ) -> None:
+        if proxies:
+            raise InvalidInputError(
+                "proxies= is not supported: pass session=aiohttp.ClientSession(trust_env=True) "
+                "to use the HTTPS_PROXY variable, or a session with your own proxy connector"
+            )
+        self._channel = LOCAL_CHANNEL
+        self._account: Account | None = None
+        if _server_options is None:
+            choice = choose_account(
+                channel=channel,
+                token=token,
+                url=url,
+                instance=instance,
+                filename=filename,
+                name=name,
+            )
+            self._channel = choice.channel
+            if region or plans_preference or tags:
+                _check_lookup_not_needed(choice)
+            if choice.local:
+                if channel != LOCAL_CHANNEL:
+                    logger.warning(_NO_ACCOUNT_WARNING)
+                _server_options = {}
+                submissions_per_minute = None
+            else:
+                self._account = self._resolve(choice, iam_url, private_endpoint, url_resolver)
+                verify = choice.verify if verify is None else verify
         self._server_options = _server_options
         if verify is not None:
             transport_config = dataclasses.replace(
@@ -123,11 +174,6 @@ class AsyncRuntimeService:
         self._live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] = (
             weakref.WeakValueDictionary()
         )
-        self._account: Account | None = (
-            None
-            if _server_options is not None
-            else resolve_account(token=token, instance=instance, url=url, iam_url=iam_url)
-        )
         self._http_session = session
         self._transport_config = transport_config
         self._retry = retry
@@ -138,11 +184,31 @@ class AsyncRuntimeService:
         self._watcher: JobWatcher | None = None
         self._cm: AbstractAsyncContextManager[Self] | None = None
         self._closed = False
-        self._config_cache: dict[str, dict[str, Any]] = {}
-        self._backend_cache: dict[str, ServiceBackend] = {}
-        self._backend_locks: dict[str, anyio.Lock] = {}
+        self._backend_cache: dict[tuple[str, bool | None, str | None], ServiceBackend] = {}
+        self._backend_locks: dict[tuple[str, bool | None, str | None], anyio.Lock] = {}
         #: The embedded server of :meth:`local` (``None`` otherwise).
         self.server: Any = None
+
+    @staticmethod
+    def _resolve(
+        choice: AccountChoice,
+        iam_url: str | None,
+        private_endpoint: bool | None,
+        url_resolver: Callable[[str, str, bool | None, str], str] | None,
+    ) -> Account:
+        url = choice.url
+        instance = choice.instance or os.environ.get("QISKIT_IBM_INSTANCE") or None
+        private = choice.private_endpoint if private_endpoint is None else private_endpoint
+        if url_resolver is not None:
+            url = url_resolver(
+                url or os.environ.get("QISKIT_IBM_URL") or "https://cloud.ibm.com",
+                instance or "",
+                private,
+                choice.channel,
+            )
+        elif private:
+            url = private_endpoint_url(url, instance)
+        return resolve_account(token=choice.token, instance=instance, url=url, iam_url=iam_url)
 
     @classmethod
     def local(cls, **server_options: Any) -> AsyncRuntimeService:
@@ -153,6 +219,106 @@ class AsyncRuntimeService:
         unless configured).
         """
         return cls(_server_options=dict(server_options), submissions_per_minute=None)
+
+    # --- account (members of the official service) --------------------------------------------
+
+    @staticmethod
+    def save_account(
+        token: str | None = None,
+        url: str | None = None,
+        instance: str | None = None,
+        channel: str | None = None,
+        filename: str | None = None,
+        name: str | None = None,
+        proxies: Mapping[str, Any] | None = None,
+        verify: bool | None = None,
+        overwrite: bool | None = False,
+        set_as_default: bool | None = None,
+        private_endpoint: bool | None = False,
+        region: str | None = None,
+        plans_preference: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> None:
+        """Save an account in the official client's file (``~/.qiskit/qiskit-ibm.json``).
+
+        The same file and names as ``QiskitRuntimeService.save_account``: either client reads
+        what the other saved. The file is written owner-only (it holds the API key).
+        """
+        fields = {
+            "channel": channel,
+            "token": token,
+            "url": url,
+            "instance": instance,
+            "proxies": dict(proxies) if proxies else None,
+            "verify": verify,
+            "private_endpoint": private_endpoint or None,
+            "region": region,
+            "plans_preference": list(plans_preference) if plans_preference else None,
+            "tags": list(tags) if tags else None,
+        }
+        account_files.save_account(
+            fields=fields,
+            filename=filename,
+            name=name,
+            overwrite=bool(overwrite),
+            set_as_default=set_as_default,
+        )
+
+    @staticmethod
+    def saved_accounts(
+        default: bool | None = None,
+        channel: str | None = None,
+        filename: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """The saved accounts by name (tokens as :class:`~aioqruntime.protocol.Secret`)."""
+        return account_files.saved_accounts(
+            default=default, channel=channel, filename=filename, name=name
+        )
+
+    @staticmethod
+    def delete_account(
+        filename: str | None = None, name: str | None = None, channel: str | None = None
+    ) -> bool:
+        """Delete a saved account (the channel's default one unless ``name``); True if found."""
+        return account_files.delete_account(filename=filename, name=name, channel=channel)
+
+    @property
+    def channel(self) -> str:
+        """``"local"`` for the embedded server, else the account's (``"ibm_quantum_platform"``)."""
+        return self._channel
+
+    @property
+    def is_local(self) -> bool:
+        """Whether this is the embedded local server (which runs sessions for real)."""
+        return self._channel == LOCAL_CHANNEL
+
+    def active_account(self) -> dict[str, Any] | None:
+        """The account in use, as the official dict (the token as a :class:`Secret`)."""
+        account = self._account
+        if account is None:
+            return None
+        config = self._transport_config or TransportConfig()
+        return {
+            "channel": self._channel,
+            "url": account.url,
+            "token": account.token,
+            "instance": account.instance,
+            "verify": config.verify is not False,
+            "private_endpoint": ".private." in account.url or "//private." in account.url,
+        }
+
+    def active_instance(self) -> str | None:
+        """The instance CRN requests are made for."""
+        return self.instance
+
+    def instances(self) -> list[dict[str, Any]]:
+        """The instances of this service: the one configured (aioqruntime does no lookup)."""
+        if self.instance is None:
+            return []
+        return [
+            {"crn": self.instance, "plan": None, "name": None, "tags": [], "pricing_type": None}
+        ]
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -220,6 +386,7 @@ class AsyncRuntimeService:
                 journal=journal,
                 live=self._live,
             )
+            core.backend_loader = self.backend
             watcher = JobWatcher(core, name="service")
             self._core, self._watcher = core, watcher
             try:
@@ -396,55 +563,87 @@ class AsyncRuntimeService:
 
     # --- backends ------------------------------------------------------------------------------
 
-    async def _device_list(self) -> tuple[BackendListEntry, ...]:
-        response = await self._core_or_raise().transport.send(list_backends())
+    async def _device_list(self, include_mocks: bool = False) -> tuple[BackendListEntry, ...]:
+        request = list_backends(include_mocks=include_mocks)
+        response = await self._core_or_raise().transport.send(request)
         return BackendList.from_json(response.json()).devices
 
-    async def backend(self, name: str) -> ServiceBackend:
-        """The device ``name`` (configuration and properties fetched once, then cached)."""
+    async def _list_entry(self, name: str) -> BackendListEntry | None:
+        for entry in await self._device_list(include_mocks=name.startswith("mock_")):
+            if entry.name == name:
+                return entry
+        return None
+
+    def _check_instance(self, instance: str | None) -> None:
+        if instance is not None and instance != self.instance:
+            raise InvalidInputError(
+                f"this service works for instance {self.instance!r}, not {instance!r}: open "
+                "another AsyncRuntimeService(instance=...) for it"
+            )
+
+    async def backend(
+        self,
+        name: str,
+        instance: str | None = None,
+        use_fractional_gates: bool | None = False,
+        calibration_id: str | None = None,
+    ) -> ServiceBackend:
+        """The device ``name`` (list entry, configuration and properties read once, cached).
+
+        ``use_fractional_gates=False`` (the official default) leaves ``rzz``/``rx`` out of the
+        target, ``True`` requires the device to have them, ``None`` keeps what it has.
+        ``calibration_id`` builds it from that calibration (an unknown id is the service's error).
+        """
         self._core_or_raise()
-        cached = self._backend_cache.get(name)
-        if cached is not None:
-            return cached
-        lock = self._backend_locks.setdefault(name, anyio.Lock())
-        async with lock:  # concurrent callers share one fetch
-            cached = self._backend_cache.get(name)
-            if cached is not None:
-                return cached
-            backend = await self._fetch_backend(name, None)
-            self._backend_cache[name] = backend
-            return backend
+        self._check_instance(instance)
+        key = (name, use_fractional_gates, calibration_id)
+        backend = self._backend_cache.get(key)
+        if backend is None:
+            lock = self._backend_locks.setdefault(key, anyio.Lock())
+            async with lock:  # concurrent callers share one fetch
+                backend = self._backend_cache.get(key)
+                if backend is None:
+                    backend = await self._fetch_backend(
+                        name, None, use_fractional_gates, calibration_id
+                    )
+                    self._backend_cache[key] = backend
+        if use_fractional_gates and not _has_fractional_gates(backend):
+            raise InvalidInputError(
+                f"Backend {name!r} does not support fractional gates, but "
+                "use_fractional_gates was set to True."
+            )
+        return backend
 
-    async def _fetch_backend(self, name: str, entry: BackendListEntry | None) -> ServiceBackend:
-        transport = self._core_or_raise().transport
-        configuration: dict[str, Any] = {}
-        properties: dict[str, Any] | None = None
+    async def _fetch_backend(
+        self,
+        name: str,
+        entry: BackendListEntry | None,
+        use_fractional_gates: bool | None = False,
+        calibration_id: str | None = None,
+    ) -> ServiceBackend:
+        found: list[BackendListEntry | None] = [entry]
 
-        async def read_configuration() -> None:
-            nonlocal configuration
-            response = await transport.send(backend_configuration(name))
-            configuration = dict(response.json())
+        async def read_entry() -> None:
+            if found[0] is None:
+                found[0] = await self._list_entry(name)
 
-        async def read_properties() -> None:
-            nonlocal properties
-            try:
-                response = await transport.send(backend_properties(name))
-            except NotFoundError:
-                return
-            data = response.json() if response.body.strip() else None
-            properties = dict(data) if isinstance(data, dict) and data else None
+        documents: list[BackendDocuments] = []
 
-        await run_concurrently((read_configuration, read_properties))
-        if configuration.get("simulator"):
-            properties = None
+        async def read_documents() -> None:
+            documents.append(await fetch_documents(self, name, None, calibration_id))
+
+        await run_concurrently((read_entry, read_documents))
+        (docs,) = documents
+        listed = found[0]
         # Building the Target is CPU work: keep it off the loop.
-        core = self._core_or_raise()
-        backend: ServiceBackend = await core.encode(
+        backend: ServiceBackend = await self._core_or_raise().encode(
             lambda: ServiceBackend(
-                configuration,
-                properties,
+                docs.configuration,
+                docs.properties,
                 service=self,
-                list_entry=dict(entry.raw) if entry is not None else None,
+                list_entry=dict(listed.raw) if listed is not None else None,
+                calibration_id=calibration_id,
+                use_fractional_gates=use_fractional_gates,
             )
         )
         return backend
@@ -453,54 +652,110 @@ class AsyncRuntimeService:
         self,
         name: str | None = None,
         min_num_qubits: int | None = None,
-        simulator: bool | None = None,
-        operational: bool | None = None,
+        instance: str | None = None,
+        dynamic_circuits: bool | None = None,
         filters: Callable[[ServiceBackend], bool] | None = None,
+        *,
+        use_fractional_gates: bool | None = False,
+        calibration_id: str | None = None,
+        include_mocks: bool = False,
+        **kwargs: Any,
     ) -> list[ServiceBackend]:
-        """Devices of the instance matching every criterion given."""
-        entries = [e for e in await self._device_list() if not e.is_mock]
+        """Devices of the instance matching every criterion given, as the official filters them.
+
+        ``kwargs`` are configuration or status attributes that must equal the value given
+        (``simulator=False``, ``operational=True``, ``n_qubits=5``...); an attribute no device
+        has is refused. ``filters(backend)`` may call ``backend.status()`` (no I/O: the status
+        read at listing). ``use_fractional_gates=True`` keeps only devices that have them.
+        """
+        self._core_or_raise()
+        self._check_instance(instance)
+        entries = [
+            e for e in await self._device_list(include_mocks) if include_mocks or not e.is_mock
+        ]
         if name is not None:
             entries = [e for e in entries if e.name == name]
         if min_num_qubits is not None:
             entries = [e for e in entries if (e.qubits or 0) >= min_num_qubits]
-        if operational is not None:
-            entries = [e for e in entries if e.is_online == operational]
+        if kwargs.get("operational") is not None:
+            entries = [e for e in entries if e.is_online == kwargs["operational"]]
+        if kwargs.get("simulator") is not None and all(e.is_simulator is not None for e in entries):
+            entries = [e for e in entries if e.is_simulator == kwargs["simulator"]]
         found: dict[str, ServiceBackend] = {}
 
         async def load(entry: BackendListEntry) -> None:
-            found[entry.name] = await self.backend(entry.name)
+            backend = await self._cached_backend(entry, use_fractional_gates, calibration_id)
+            found[entry.name] = backend
 
         await run_concurrently(functools.partial(load, entry) for entry in entries)
         result = [found[e.name] for e in entries]
         if min_num_qubits is not None:
             result = [b for b in result if b.num_qubits >= min_num_qubits]
-        if simulator is not None:
-            result = [b for b in result if b.is_simulator == simulator]
+        if dynamic_circuits is not None:
+            result = [
+                b
+                for b in result
+                if ("dynamic_circuits" in b.raw_configuration.get("supported_features", []))
+                == dynamic_circuits
+            ]
+        if use_fractional_gates:
+            result = [b for b in result if _has_fractional_gates(b)]
+        result = _filter_by_attributes(result, kwargs)
         if filters is not None:
             result = [b for b in result if filters(b)]
         return result
 
+    async def _cached_backend(
+        self,
+        entry: BackendListEntry,
+        use_fractional_gates: bool | None,
+        calibration_id: str | None,
+    ) -> ServiceBackend:
+        key = (entry.name, use_fractional_gates, calibration_id)
+        lock = self._backend_locks.setdefault(key, anyio.Lock())
+        async with lock:
+            cached = self._backend_cache.get(key)
+            if cached is None:
+                cached = await self._fetch_backend(
+                    entry.name, entry, use_fractional_gates, calibration_id
+                )
+                self._backend_cache[key] = cached
+            else:
+                cached._list_entry = dict(entry.raw)  # a fresh status and queue length
+                cached._status = cached._status_from_entry(cached._list_entry)
+            return cached
+
     async def least_busy(
         self,
         min_num_qubits: int | None = None,
-        *,
-        simulator: bool | None = None,
+        instance: str | None = None,
         filters: Callable[[ServiceBackend], bool] | None = None,
+        use_fractional_gates: bool | None = False,
+        **kwargs: Any,
     ) -> ServiceBackend:
-        """The online device with the shortest queue among those matching the criteria."""
+        """The online device with the shortest queue among those matching the criteria.
+
+        The criteria are those of :meth:`backends` (``operational=True, simulator=False``...).
+        Mock devices are never chosen.
+        """
+        self._check_instance(instance)
         entries = [e for e in await self._device_list() if e.is_online and not e.is_mock]
         if min_num_qubits is not None:
             entries = [e for e in entries if (e.qubits or 0) >= min_num_qubits]
+        if filters is not None or kwargs:
+            matching = await self.backends(
+                min_num_qubits=min_num_qubits,
+                filters=filters,
+                use_fractional_gates=use_fractional_gates,
+                **kwargs,
+            )
+            names = {b.name for b in matching}
+            entries = [e for e in entries if e.name in names]
         for entry in sorted(entries, key=lambda e: e.queue_length):
             try:
-                backend = await self.backend(entry.name)
-            except NotFoundError:
+                return await self.backend(entry.name, use_fractional_gates=use_fractional_gates)
+            except (NotFoundError, InvalidInputError):
                 continue
-            if simulator is not None and backend.is_simulator != simulator:
-                continue
-            if filters is not None and not filters(backend):
-                continue
-            return backend
         raise QRuntimeError("No backend matches the criteria.")
 
     # --- jobs ----------------------------------------------------------------------------------
@@ -540,16 +795,22 @@ class AsyncRuntimeService:
         backend_name: str | None = None,
         pending: bool | None = None,
         program_id: str | None = None,
+        instance: str | None = None,
+        job_tags: Sequence[str] | None = None,
         session_id: str | None = None,
-        tags: Sequence[str] | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         descending: bool = True,
+        include_mocks: bool = False,
     ) -> list[AsyncRuntimeJob]:
         """Jobs of the instance, newest first, paging as the official client does.
 
-        Pending ones are watched; finished ones fetch their result when first awaited.
+        ``job_tags``: jobs carrying every one of these tags. Jobs of mock (dry-run) devices are
+        left out unless ``include_mocks``. Pending ones are watched; finished ones fetch their
+        result when first awaited.
         """
+        self._check_instance(instance)
+        tags = job_tags
         transport = self._core_or_raise().transport
         collected: list[Job] = []
         offset = skip
@@ -566,6 +827,7 @@ class AsyncRuntimeService:
                 created_after=created_after,
                 created_before=created_before,
                 descending=descending,
+                include_mocks=include_mocks,
             )
             page = JobList.from_json((await transport.send(request)).json())
             collected.extend(page.jobs)
@@ -593,6 +855,55 @@ class AsyncRuntimeService:
         """The instance's usage (``GET /instances/usage``)."""
         response = await self._core_or_raise().transport.send(instance_usage())
         return Usage.from_json(response.json())
+
+
+_NO_ACCOUNT_WARNING = (
+    "no IBM Quantum account is configured (no arguments, no QISKIT_IBM_* variables, no saved "
+    "account): using the embedded local server. To reach IBM, pass token= and instance= or set "
+    "QISKIT_IBM_TOKEN and QISKIT_IBM_INSTANCE."
+)
+
+
+def _check_lookup_not_needed(choice: AccountChoice) -> None:
+    """``region``/``plans_preference``/``tags`` only matter when an instance is looked up."""
+    if not (choice.instance or os.environ.get("QISKIT_IBM_INSTANCE")):
+        raise InvalidInputError(
+            "region=, plans_preference= and tags= choose an instance by looking it up, which "
+            "aioqruntime does not do: pass instance='crn:...' (or set QISKIT_IBM_INSTANCE)"
+        )
+
+
+def _has_fractional_gates(backend: ServiceBackend) -> bool:
+    configuration = backend.raw_configuration
+    names = [
+        *configuration.get("basis_gates", []),
+        *configuration.get("supported_instructions", []),
+    ]
+    return any(is_fractional_gate_name(str(n)) for n in names)
+
+
+def _filter_by_attributes(
+    backends: list[ServiceBackend], criteria: Mapping[str, Any]
+) -> list[ServiceBackend]:
+    """``simulator=False``-style filters on configuration, then status, attributes."""
+    if not criteria or not backends:
+        return backends
+    status_names = set(backends[0].status().to_dict())
+    for key, value in criteria.items():
+        if all(key in b.raw_configuration for b in backends):
+            backends = [b for b in backends if b.raw_configuration.get(key) == value]
+        elif key in status_names:
+            backends = [b for b in backends if getattr(b.status(), key) == value]
+        elif any(key in b.raw_configuration for b in backends):
+            backends = [b for b in backends if b.raw_configuration.get(key, _ABSENT) == value]
+        else:
+            raise InvalidInputError(
+                f"no backend has a configuration or status attribute {key!r} to filter on"
+            )
+    return backends
+
+
+_ABSENT = object()
 
 
 async def _no_post() -> Any:

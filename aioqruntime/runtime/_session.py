@@ -17,8 +17,13 @@ Exit semantics (style C6), the same for both:
 * A done-callback that raises ends the session's watcher; its exception (in an
   ``ExceptionGroup``) surfaces at the ``async with`` exit and cancels the block's body.
 
-A session that is not entered (e.g. one from :meth:`AsyncSession.from_id`) still takes jobs;
-they are watched by the service's watcher.
+A session that is not entered is opened on the service by its first job (``POST /sessions``,
+as the official ``Session(backend)`` is), its jobs are watched by the service's watcher, and it
+stays open until ``await session.close()`` (a ``ResourceWarning`` says so if it is
+garbage-collected still open). One from :meth:`AsyncSession.from_id` is already open.
+
+Inside ``async with``, the session is the task's current mode: primitives built there without a
+mode run in it (as the official ``SamplerV2()`` inside ``with Session(...)``).
 
 With a journaled service, the session is recorded when opened (id, mode, backend, ``label``) and
 marked ``closed`` or ``cancelled`` on the way out.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -53,6 +59,7 @@ from aioqruntime.protocol import (
     parse_max_time,
 )
 from aioqruntime.runtime._backend import ServiceBackend
+from aioqruntime.runtime._context import mode_scope
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
 from aioqruntime.runtime._options import RuntimeOptions
 from aioqruntime.runtime._service import AsyncRuntimeService
@@ -70,9 +77,10 @@ class AsyncSession:
 
     ``backend`` is a backend from ``await service.backend(name)`` (its service is used unless
     ``service`` is given) or a name with ``service``. ``max_time`` (seconds or text such as
-    ``"2h 30m"``) is validated here, before any request. Entering sends ``POST /sessions``, except
-    for a simulator backend (like the official client: no session, jobs run in job mode).
-    See the module docstring for what leaving the block does.
+    ``"2h 30m"``) is validated here, before any request. Entering sends ``POST /sessions`` (or,
+    never entered, the first job does), except for a simulator backend (like the official
+    client: no session, jobs run in job mode). See the module docstring for what leaving the
+    block does.
     """
 
     _mode: ClassVar[str] = "dedicated"
@@ -82,6 +90,7 @@ class AsyncSession:
         backend: ServiceBackend | str,
         max_time: int | str | None = None,
         *,
+        create_new: bool | None = True,
         service: AsyncRuntimeService | None = None,
         wait_on_exit: bool = True,
         on_error: OnError = "close",
@@ -92,6 +101,11 @@ class AsyncSession:
             if not isinstance(backend, ServiceBackend):
                 raise InvalidInputError("pass service= when the backend is given by name")
             service = backend.service
+        if create_new is False:
+            raise InvalidInputError(
+                "create_new=False attaches to an existing session: write "
+                f"'await {type(self).__name__}.from_id(session_id, service)'"
+            )
         if on_error not in ("close", "cancel"):
             raise InvalidInputError(f"on_error must be 'close' or 'cancel', got {on_error!r}")
         self._service = service
@@ -107,6 +121,8 @@ class AsyncSession:
         self._session_id: str | None = None
         self._active = True
         self._created = False
+        self._opened_on_first_use = False
+        self._open_lock = anyio.Lock()
         self._watcher: JobWatcher | None = None
         self._cm: AbstractAsyncContextManager[Self] | None = None
 
@@ -189,8 +205,18 @@ class AsyncSession:
         await transport.send(cancel_session(self._session_id))
 
     @classmethod
-    async def from_id(cls, session_id: str, service: AsyncRuntimeService) -> Self:
-        """The existing session ``session_id`` (no ``POST /sessions``); its mode must match."""
+    async def from_id(
+        cls,
+        session_id: str,
+        service: AsyncRuntimeService,
+        use_fractional_gates: bool = False,
+        calibration_id: str | None = None,
+    ) -> Self:
+        """The existing session ``session_id`` (no ``POST /sessions``); its mode must match.
+
+        ``use_fractional_gates`` and ``calibration_id`` are for its backend, as in
+        ``service.backend()``.
+        """
         transport = service._core_or_raise().transport
         try:
             response = await transport.send(get_session(session_id))
@@ -206,7 +232,11 @@ class AsyncSession:
                 f"session {session_id} is a {details.mode!r} session, not {cls._mode!r}: "
                 f"use {'AsyncBatch' if details.mode == 'batch' else 'AsyncSession'}.from_id"
             )
-        backend = await service.backend(details.backend_name)
+        backend = await service.backend(
+            details.backend_name,
+            use_fractional_gates=use_fractional_gates,
+            calibration_id=calibration_id,
+        )
         session = cls(backend, details.max_ttl, service=service)
         session._session_id = details.id
         session._created = True
@@ -253,6 +283,8 @@ class AsyncSession:
         if not self._active:
             raise SessionClosedError(f"the {self._mode} session is closed")
         core = self._service._core_or_raise()
+        if not self._created and self._cm is None:
+            await self._open_on_first_use()
         watcher = self._watcher or self._service._watcher_or_raise()
         try:
             return await core.submit(
@@ -297,30 +329,7 @@ class AsyncSession:
     @asynccontextmanager
     async def _lifespan(self) -> AsyncIterator[Self]:
         core = self._service._core_or_raise()
-        backend = await self.target_backend()
-        if not self._created and not backend.is_simulator:
-            request = create_session(
-                self._mode, self._backend_name, instance=core.instance, max_ttl=self._max_time
-            )
-            # Not idempotent (a retry could open a second session): sent once.
-            response = await core.transport.send(request)
-            self._session_id = Session.from_json(response.json()).id
-            self._created = True
-            logger.info(
-                "opened %s session %s on %s (max_time %s)",
-                self._mode,
-                self._session_id,
-                self._backend_name,
-                self._max_time,
-            )
-            if core.journal is not None:
-                with anyio.CancelScope(shield=True):  # the session exists: it must be recorded
-                    await core.journal.session_opened(
-                        self._session_id,
-                        mode=self._mode,
-                        backend=self._backend_name,
-                        label=self.label,
-                    )
+        await self._open_remote()
         scoped = self._session_id is not None
         watcher = JobWatcher(core, name=f"{self._mode}:{self._session_id}", session_scoped=scoped)
         self._watcher = watcher
@@ -331,7 +340,8 @@ class AsyncSession:
             async with anyio.create_task_group() as tg:
                 await tg.start(watcher.run)
                 try:
-                    yield self
+                    with mode_scope(self):
+                        yield self
                 except BaseException as exc:
                     body_error = exc
                     tg.cancel_scope.cancel()
@@ -353,6 +363,52 @@ class AsyncSession:
             self._hand_over(watcher)
         if body_error is not None:
             raise body_error
+
+    async def _open_remote(self) -> None:
+        """``POST /sessions`` once (none for a simulator backend: its jobs run in job mode)."""
+        core = self._service._core_or_raise()
+        backend = await self.target_backend()
+        if self._created or backend.is_simulator:
+            return
+        request = create_session(
+            self._mode, self._backend_name, instance=core.instance, max_ttl=self._max_time
+        )
+        # Not idempotent (a retry could open a second session): sent once.
+        response = await core.transport.send(request)
+        self._session_id = Session.from_json(response.json()).id
+        self._created = True
+        logger.info(
+            "opened %s session %s on %s (max_time %s)",
+            self._mode,
+            self._session_id,
+            self._backend_name,
+            self._max_time,
+        )
+        if core.journal is not None:
+            with anyio.CancelScope(shield=True):  # the session exists: it must be recorded
+                await core.journal.session_opened(
+                    self._session_id,
+                    mode=self._mode,
+                    backend=self._backend_name,
+                    label=self.label,
+                )
+
+    async def _open_on_first_use(self) -> None:
+        async with self._open_lock:  # concurrent first jobs open one session
+            if not self._created:
+                await self._open_remote()
+                self._opened_on_first_use = self._created
+
+    def __del__(self) -> None:
+        if getattr(self, "_opened_on_first_use", False) and self._active:
+            warnings.warn(
+                f"{type(self).__name__} {self._session_id} was opened by its first job and never "
+                "closed: it stays open on the service until its timeout. Write 'await "
+                "session.close()', or use 'async with'.",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
 
     async def _journal_end(self, state: str) -> None:
         journal = self._service._core_or_raise().journal

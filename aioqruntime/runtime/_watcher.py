@@ -358,8 +358,13 @@ class JobWatcher:
 
     async def _list(self, *, pending: bool, session_id: str | None, offset: int) -> JobList:
         self.requests += 1
+        # include_mocks: jobs on mock (dry-run) devices are ours to watch too.
         request = list_jobs(
-            limit=MAX_JOBS_PAGE, offset=offset, pending=pending, session_id=session_id
+            limit=MAX_JOBS_PAGE,
+            offset=offset,
+            pending=pending,
+            session_id=session_id,
+            include_mocks=True,
         )
         response = await self._core.transport.send(request)
         return JobList.from_json(response.json())

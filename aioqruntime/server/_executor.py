@@ -3,8 +3,10 @@
 Workers are started with the ``spawn`` context: a fork of a process that runs an event loop and
 threads is unsafe, and ``forkserver`` talks to its server over a Unix socket (which socket guards
 in test suites refuse). A fresh interpreter imports qiskit once per worker (:func:`warm_up`).
-Only text and builtins cross the boundary. As with any ``spawn`` pool, a script that starts a
-server must guard its entry point with ``if __name__ == "__main__":``.
+Only text and builtins cross the boundary. Workers never need the user's ``__main__`` (they run
+:mod:`_worker` functions on text), so it is hidden from them while they start: a first script
+without an ``if __name__ == "__main__":`` guard that starts a server (``AsyncRuntimeService()``
+with no account) works instead of re-running itself in every worker.
 
 A pool can be shared by several servers (tests start many); whoever creates it closes it.
 """
@@ -13,14 +15,51 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import multiprocessing
-from collections.abc import Mapping
+import multiprocessing.context
+import sys
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aioqruntime.server import _worker
 
 __all__ = ["SimulationPool"]
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While a worker starts, ``__main__`` has no file or spec, so spawn does not re-import it."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    with _MAIN_LOCK:
+        saved: dict[str, Any] = {
+            k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__
+        }
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        try:
+            yield
+        finally:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    def start(self) -> None:
+        with _main_module_hidden():
+            super().start()
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess
 
 
 class SimulationPool:
@@ -39,7 +78,7 @@ class SimulationPool:
             else:
                 self._executor = concurrent.futures.ProcessPoolExecutor(
                     max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
+                    mp_context=_WorkerContext(),
                 )
         return self._executor
 
@@ -57,11 +96,19 @@ class SimulationPool:
         params_text: str,
         *,
         noise_device: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None,
+        dry_run: bool = False,
     ) -> _worker.JobOutcome:
-        """Simulate one job in a worker; cancelling the await abandons (not kills) the run."""
+        """Simulate one job in a worker; cancelling the await abandons (not kills) the run.
+
+        ``dry_run``: random data of the right shape instead (a mock device's job).
+        """
         loop = asyncio.get_running_loop()
         call = functools.partial(
-            _worker.run_job, program_id, params_text, noise_device=noise_device
+            _worker.run_job,
+            program_id,
+            params_text,
+            noise_device=noise_device,
+            dry_run=dry_run,
         )
         return await loop.run_in_executor(self._ensure(), call)
 

@@ -48,6 +48,11 @@ def _job(ctx: ServerContext, request: web.Request) -> JobRecord:
     return job
 
 
+def _on_mock(ctx: ServerContext, backend: str | None) -> bool:
+    info = ctx.backends.get(backend or "")
+    return info is not None and info.list_entry_extra.get("class") == "mock"
+
+
 def _bool_query(request: web.Request, name: str, default: bool | None) -> bool | None:
     value = request.query.get(name)
     if value is None:
@@ -243,6 +248,8 @@ async def list_jobs(request: web.Request) -> web.Response:
             jobs = [j for j in jobs if getattr(j, attribute) == query[key]]
     if wanted_tags:
         jobs = [j for j in jobs if wanted_tags.issubset(j.tags)]
+    if not _bool_query(request, "include_mocks", False):
+        jobs = [j for j in jobs if not _on_mock(ctx, j.backend)]
     if after is not None:
         jobs = [j for j in jobs if j.created > after]
     if before is not None:

@@ -204,7 +204,11 @@ class Scheduler:
                     )
                     try:
                         outcome = await self.pool.run_job(
-                            job.program_id, job.params_text, noise_device=noise
+                            job.program_id,
+                            job.params_text,
+                            noise_device=noise,
+                            # A mock (dry-run) device simulates nothing, as the service's.
+                            dry_run=backend.list_entry_extra.get("class") == "mock",
                         )
                     except Exception as exc:  # e.g. a worker died: the job fails, not the server
                         logger.warning("simulation of job %s failed: %r", job.id, exc)

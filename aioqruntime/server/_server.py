@@ -39,7 +39,7 @@ DEFAULT_INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/local:loca
 def _backend_infos(
     devices: Iterable[Any] | None, names: Sequence[str] | None
 ) -> dict[str, BackendInfo]:
-    from aioqruntime.backends import build_target, default_devices
+    from aioqruntime.backends import build_target, default_devices, mock_device
 
     chosen = list(devices) if devices is not None else default_devices()
     if names is not None:
@@ -57,6 +57,17 @@ def _backend_infos(
             list_entry_extra=device.list_entry_extra,
             target=build_target(device.configuration, device.properties),
         )
+    for device in chosen:
+        # The service's mock (dry-run) twin of each device: listed with include_mocks=True only.
+        mock = mock_device(device)
+        if mock is not None and mock.name not in infos:
+            infos[mock.name] = BackendInfo(
+                name=mock.name,
+                configuration=mock.configuration,
+                properties=mock.properties,
+                list_entry_extra=mock.list_entry_extra,
+                target=build_target(mock.configuration, mock.properties),
+            )
     return infos
 
 
@@ -258,7 +269,12 @@ class LocalRuntimeServer:
 
     @property
     def backend_names(self) -> list[str]:
-        return list(self._ctx.backends)
+        """The devices served, mock (dry-run) twins left out as the service's listing does."""
+        return [
+            name
+            for name, info in self._ctx.backends.items()
+            if info.list_entry_extra.get("class") != "mock"
+        ]
 
     def job(self, job_id: str) -> JobRecord:
         return self._ctx.store.jobs[job_id]

@@ -39,8 +39,13 @@ def run_job(
     params_text: str,
     *,
     noise_device: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None,
+    dry_run: bool = False,
 ) -> JobOutcome:
-    """Run one sampler/estimator job; never raises (a failure is returned as traceback text)."""
+    """Run one sampler/estimator job; never raises (a failure is returned as traceback text).
+
+    ``dry_run`` (a mock device): nothing is simulated; the result has the right shape and
+    random data, as the service's mock devices return.
+    """
     started = time.perf_counter()
     try:
         import qiskit
@@ -51,7 +56,9 @@ def run_job(
         params = loads(params_text)
         if not isinstance(params, dict):
             raise ValueError("params must be a JSON object")
-        if program_id == "sampler":
+        if dry_run and program_id in ("sampler", "estimator"):
+            text, executions = _random_result(program_id, params)
+        elif program_id == "sampler":
             text, executions = _run_sampler(params, noise_model)
         elif program_id == "estimator":
             text, executions = _run_estimator(params, noise_model)
@@ -262,6 +269,39 @@ def _run_estimator(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
         "version": 2,
     }
     return dumps(PrimitiveResult(pub_results, metadata=metadata)), executions
+
+
+def _random_result(program_id: str, params: dict[str, Any]) -> tuple[str, int]:
+    """Random data of the shape the job asks for (mock devices: no simulation)."""
+    import numpy as np
+    from qiskit.primitives import PrimitiveResult, PubResult, SamplerPubResult
+    from qiskit.primitives.containers import BitArray, DataBin
+
+    from aioqruntime.codec import decode_estimator_params, decode_sampler_params, dumps
+
+    options = _options(params)
+    rng = np.random.default_rng(_seed(options))
+    results: list[Any] = []
+    if program_id == "sampler":
+        default_shots = int(options.get("default_shots") or DEFAULT_SHOTS)
+        for pub in decode_sampler_params(params):
+            shots = pub.shots or default_shots
+            registers = {
+                creg.name: BitArray.from_bool_array(
+                    rng.integers(0, 2, size=(*pub.shape, shots, creg.size)).astype(bool)
+                )
+                for creg in pub.circuit.cregs
+            }
+            data = DataBin(**registers, shape=pub.shape)
+            results.append(SamplerPubResult(data, metadata={"shots": shots}))
+    else:
+        default_precision = estimator_default_precision(options)
+        for pub in decode_estimator_params(params):
+            precision = pub.precision if pub.precision is not None else default_precision
+            evs = rng.uniform(-1.0, 1.0, size=pub.shape)
+            data = DataBin(evs=evs, stds=np.full(pub.shape, precision), shape=pub.shape)
+            results.append(PubResult(data, metadata={"target_precision": precision}))
+    return dumps(PrimitiveResult(results, metadata={"version": 2})), 0
 
 
 def estimator_default_precision(options: Mapping[str, Any]) -> float:

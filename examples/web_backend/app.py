@@ -210,12 +210,12 @@ def summarize(job: AsyncRuntimeJob) -> dict[str, Any]:
     CPU work for large results (counting shots): call it in a worker thread.
     """
     summary: dict[str, Any] = {"job_id": job.job_id(), "status": _status_text(job.status())}
-    summary["backend"] = job.backend()
+    summary["backend"] = job.backend_name
     error = job.exception()
     if error is not None:
         summary["error"] = str(error)
         return summary
-    result = job.result()
+    result = job.result_nowait()
     pubs = [_pub_summary(pub) for pub in result]
     if pubs:
         summary.update(pubs[0])
@@ -433,7 +433,7 @@ async def get_job(request: web.Request) -> web.Response:
     # Final on the service but the result is still being fetched: not DONE for our clients yet.
     shown = JobStatus.RUNNING if status in JOB_FINAL_STATUSES else status
     return web.json_response(
-        {"job_id": job.job_id(), "status": _status_text(shown), "backend": job.backend()}
+        {"job_id": job.job_id(), "status": _status_text(shown), "backend": job.backend_name}
     )
 
 

@@ -26,8 +26,8 @@ def test_attributes(local5: RuntimeBackend) -> None:
     assert local5.name == "ibm_local5"
     assert local5.num_qubits == 5
     assert local5.max_circuits is None
-    assert local5.configuration == device.configuration
-    assert local5.properties == device.properties
+    assert local5.configuration().to_dict() == device.configuration
+    assert local5.properties().to_dict() == device.properties
     assert local5.is_simulator is False
     assert local5.max_shots == 100_000
     assert local5.backend_version == "1.0.0"
@@ -46,7 +46,7 @@ def test_attributes(local5: RuntimeBackend) -> None:
 def test_simulator() -> None:
     simulator = default_devices()[3].backend()
     assert simulator.is_simulator is True
-    assert simulator.properties is None
+    assert simulator.properties() is None
     assert simulator.num_qubits == 32
     assert simulator.target.qubit_properties is None
     assert simulator.coupling_map is None  # any pair of qubits

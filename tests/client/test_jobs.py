@@ -18,6 +18,7 @@ from aioqruntime import (
     JobFailedError,
     JobNotDoneError,
     JobRanTooLongError,
+    JobTimeoutError,
     as_completed,
 )
 from aioqruntime.protocol import JobStatus
@@ -116,7 +117,10 @@ async def test_cancelling_the_wait_leaves_the_remote_job_alone() -> None:
             assert scope.cancelled_caught
             assert not job.done()
             with pytest.raises(JobNotDoneError):
-                job.result()
+                job.result_nowait()
+            with pytest.raises(JobTimeoutError, match="still runs"):
+                await job.result(timeout=0.01)
+            assert not job.done()
             server.resume()
             assert (await job)[0].data.c.get_counts() == {"1": 2}
         assert api_requests(server, "POST", f"/jobs/{job.job_id()}/cancel") == []
@@ -132,7 +136,8 @@ async def test_job_cancel_cancels_and_cancelling_a_final_job_conflicts() -> None
             with pytest.raises(JobCancelledError) as caught:
                 await job
             assert caught.value.job_id == job.job_id()
-            assert job.status() is JobStatus.CANCELLED
+            assert job.status() == JobStatus.CANCELLED == "CANCELLED"
+            assert job.cancelled() and job.in_final_state() and not job.errored()
             server.resume()
             done = await AsyncSampler(session).run([x_pattern(1, 1, 5)], shots=1)
             await done
@@ -165,10 +170,12 @@ async def test_failed_job_raises_typed_error_with_reason() -> None:
             await job
         assert caught.value.reason_code == 1517
         assert "Error code 1517" in str(caught.value)
-        assert job.status() is JobStatus.ERROR
+        assert job.status() == JobStatus.ERROR
+        assert job.errored() and not job.running()
         assert "Injected failure" in (job.error_message() or "")
         with pytest.raises(JobFailedError):
-            job.result()
+            await job.result()
+        await job.wait_for_final_state()  # final: returns, the job's error is for result()
 
 
 async def test_ran_too_long_is_1305() -> None:
@@ -178,7 +185,7 @@ async def test_ran_too_long_is_1305() -> None:
         with pytest.raises(JobRanTooLongError) as caught:
             await job
         assert caught.value.reason_code == 1305
-        assert job.status() is JobStatus.ERROR
+        assert job.status() == JobStatus.ERROR
 
 
 async def test_non_isa_circuit_rejected_before_sending() -> None:

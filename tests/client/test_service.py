@@ -47,7 +47,7 @@ async def test_backends_least_busy_and_status() -> None:
         backend = await service.least_busy(min_num_qubits=20, simulator=False)
         assert backend.num_qubits >= 20 and not backend.is_simulator
         status = await backend.status()
-        assert status.state is True
+        assert status.operational is True
         # Configuration and properties are fetched once per backend.
         await service.backend(backend.name)
         assert len(api_requests(server, "GET", f"/backends/{backend.name}/configuration")) == 1

@@ -135,7 +135,7 @@ async def test_normal_exit_waits_for_pending_jobs() -> None:
         # Leaving the block waited: every future is resolved, nothing to await.
         assert all(job.done() for job in jobs)
         for i, job in enumerate(jobs):
-            assert job.result()[0].data.c.get_counts() == {expected_bitstring(i, 3): 3}
+            assert job.result_nowait()[0].data.c.get_counts() == {expected_bitstring(i, 3): 3}
 
 
 async def test_exception_exit_closes_and_reraises_unwrapped() -> None:

@@ -26,7 +26,7 @@ async def test_failed_result_fetches_are_retried_until_delivered_once() -> None:
         # Delivered once: awaiting again returns the kept result without any request.
         before = len(api_requests(server, "GET", "/results"))
         for job in jobs:
-            assert job.result() is await job
+            assert job.result_nowait() is await job
         assert len(api_requests(server, "GET", "/results")) == before
         # Every download attempt: one per fetch, plus the transport's retries of it.
         assert before == stats["watcher.result_requests"] + stats["retries.503"]

@@ -75,9 +75,15 @@ async def test_apikey_fallback_and_experimental_prefix(server: LocalRuntimeServe
 
 
 async def test_backends(api: Api) -> None:
+    plain = await api.json("GET", "/backends")
+    devices = ["ibm_local5", "ibm_local27", "ibm_local127", "ibm_local_simulator"]
+    assert [d["name"] for d in plain["devices"]] == devices
     listing = await api.json("GET", "/backends", params={"include_mocks": "True"})
     names = [d["name"] for d in listing["devices"]]
-    assert names == ["ibm_local5", "ibm_local27", "ibm_local127", "ibm_local_simulator"]
+    # As the service: each real device has a mock (dry-run) twin, listed only when asked for.
+    mocks = ["mock_local5", "mock_local27", "mock_local127"]
+    assert names == devices + mocks
+    assert [d.get("class") for d in listing["devices"]] == [None] * 4 + ["mock"] * 3
     for device in listing["devices"]:
         assert device["status"]["name"] == "online"
         assert device["queue_length"] == 0
