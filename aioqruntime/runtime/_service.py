@@ -46,7 +46,7 @@ from aioqruntime.protocol import (
 )
 from aioqruntime.runtime._account import Account, resolve_account
 from aioqruntime.runtime._backend import ServiceBackend
-from aioqruntime.runtime._core import ServiceCore
+from aioqruntime.runtime._core import AUTO, ServiceCore, SubmissionRate
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
 from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
@@ -59,8 +59,6 @@ __all__ = ["AsyncRuntimeService"]
 
 logger = logging.getLogger("aioqruntime.runtime")
 
-#: IBM's documented limit on job submissions per user (protocol.md §8.4).
-IBM_SUBMISSIONS_PER_MINUTE = 5.0
 #: ``service.jobs(limit=None)`` pages of this size, as the official client does.
 _UNLIMITED_PAGE = 20
 _PAGE_CAP = 200
@@ -73,8 +71,9 @@ class AsyncRuntimeService:
     ``token`` is an IBM Cloud API key, exchanged for bearer tokens at ``iam_url`` (refreshed at
     80 % of their lifetime). Missing ``token``/``instance``/``url`` come from ``QISKIT_IBM_TOKEN``,
     ``QISKIT_IBM_INSTANCE`` and ``QISKIT_IBM_URL``. ``session`` is an ``aiohttp.ClientSession`` of
-    yours (never closed by us). ``submissions_per_minute`` paces ``POST /jobs`` client-side
-    (``None`` turns it off; the local server has no limit by default).
+    yours (never closed by us). ``submissions_per_minute`` paces ``POST /jobs`` client-side:
+    ``"auto"`` (the default) is IBM's 5 per minute on IBM's hosts and no pacing elsewhere, a
+    number sets it, ``None`` turns it off; a 429 is always waited out and learned from.
 
     Entering opens the HTTP session and starts one background watcher task that tracks job-mode
     jobs. Leaving (or :meth:`aclose`) stops it; jobs still pending then keep running on the
@@ -105,7 +104,7 @@ class AsyncRuntimeService:
         transport_config: TransportConfig | None = None,
         retry: RetryPolicy | None = None,
         poll_schedule: PollSchedule | None = None,
-        submissions_per_minute: float | None = IBM_SUBMISSIONS_PER_MINUTE,
+        submissions_per_minute: SubmissionRate = AUTO,
         decode_threads: int = 4,
         journal: str | Path | None = None,
         verify: bool | ssl.SSLContext | None = None,
@@ -288,7 +287,7 @@ class AsyncRuntimeService:
         assert self._watcher is not None
         for key, value in self._watcher.statistics().items():
             stats[f"watcher.{key}"] = value
-        stats["limiter.waits"] = core.limiter.waits if core.limiter is not None else 0
+        stats["limiter.waits"] = core.limiter.waits
         return stats
 
     # --- journal -------------------------------------------------------------------------------
