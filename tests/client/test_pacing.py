@@ -13,7 +13,13 @@ from typing import Any
 import anyio
 import pytest
 
-from aioqruntime import AsyncRuntimeJob, AsyncSampler, InvalidInputError, as_completed
+from aioqruntime import (
+    AsyncRuntimeJob,
+    AsyncRuntimeService,
+    AsyncSampler,
+    InvalidInputError,
+    as_completed,
+)
 from aioqruntime.protocol import RetryPolicy
 from aioqruntime.runtime._core import (
     IBM_SUBMISSIONS_PER_MINUTE,
@@ -71,6 +77,21 @@ def test_other_hosts_are_not_paced_unless_asked(url: str) -> None:
 def test_a_bad_rate_is_refused(value: Any) -> None:
     with pytest.raises(InvalidInputError, match="submissions_per_minute"):
         resolve_submission_rate(value, "http://127.0.0.1:1/api/v1")
+
+
+async def test_a_bad_rate_given_to_the_service_is_refused_before_any_request() -> None:
+    async with local_service() as (server, _service):
+        before = len(server.request_log)
+        service = AsyncRuntimeService(
+            token=server.token,
+            instance=server.instance,
+            url=server.api_url,
+            submissions_per_minute=-5,
+        )
+        with pytest.raises(InvalidInputError, match="submissions_per_minute"):
+            async with service:
+                pass
+        assert len(server.request_log) == before
 
 
 async def _submit_all(sampler: AsyncSampler, count: int) -> list[AsyncRuntimeJob]:
