@@ -225,7 +225,6 @@ class SubmissionPacing:
     _episode_start: float = field(default=-math.inf, init=False)
     _episode: _Episode | None = field(default=None, init=False)
     _accepted: list[float] = field(default_factory=list, init=False)  # send times, sorted
-    _last_slot: float = field(default=-math.inf, init=False)
 
     def __post_init__(self) -> None:
         if not self.lookback > 0:
@@ -237,18 +236,12 @@ class SubmissionPacing:
         if self._episode is not None and now >= self._episode.reopen:
             self._episode = None  # its estimate is final: the next 429 starts from it
         earliest = max(now, self._gate)
-        at = earliest if self.rule is None else self.rule.reserve(earliest)
-        self._last_slot = max(self._last_slot, at)
-        return at
+        return earliest if self.rule is None else self.rule.reserve(earliest)
 
     def refund(self, slot: float) -> None:
         """A reservation will not be used (its waiter was cancelled, or must reserve again)."""
         if self.rule is not None:
             self.rule.refund(slot)
-
-    def last_slot(self, now: float) -> float:
-        """Seconds from ``now`` until the last reservation made so far (0 if none is ahead)."""
-        return max(0.0, self._last_slot - now)
 
     def accepted(self, now: float, sent_at: float | None = None) -> None:
         """The service took a submission (sent at ``sent_at``, default ``now``)."""

@@ -135,8 +135,8 @@ class SubmissionLimiter:
         self.pacing = SubmissionPacing(configured)
         #: Submissions that had to wait (for the rule or a 429's gate).
         self.waits = 0
-        #: Submissions waiting right now.
-        self.queued = 0
+        # The slot each waiting submission holds (the backlog's length and depth).
+        self._held: list[float] = []
         self._changed = anyio.Event()  # rule or gate changed: waiters reserve again
         self._queue_changed = anyio.Event()
         self._noticed_at: float | None = None
@@ -147,11 +147,16 @@ class SubmissionLimiter:
         """Whether submissions are paced before any 429 (a configured or learned rule)."""
         return self.pacing.rule is not None
 
+    @property
+    def queued(self) -> int:
+        """Submissions waiting right now."""
+        return len(self._held)
+
     def backlog(self) -> tuple[int, float]:
         """Submissions waiting now, and seconds until the last of them may go."""
-        if not self.queued:
+        if not self._held:
             return 0, 0.0
-        return self.queued, self.pacing.last_slot(anyio.current_time())
+        return len(self._held), max(0.0, max(self._held) - anyio.current_time())
 
     def queue_changed(self) -> anyio.Event:
         """An event set the next time a submission starts or stops waiting (observability)."""
@@ -170,7 +175,8 @@ class SubmissionLimiter:
                 counted = True
                 self.waits += 1
                 logger.info("rate limit: job submission waits %.1fs", slot - now)
-            self._set_queued(self.queued + 1)
+            self._held.append(slot)
+            self._queue_changed_now()
             try:
                 changed = await self._hold(slot, generation)
             except BaseException:
@@ -178,7 +184,8 @@ class SubmissionLimiter:
                 self.pacing.refund(slot)
                 raise
             finally:
-                self._set_queued(self.queued - 1)
+                self._held.remove(slot)
+                self._queue_changed_now()
             if not changed:
                 return
             self.pacing.refund(slot)  # a 429 changed the rules: queue again under the new ones
@@ -220,9 +227,8 @@ class SubmissionLimiter:
             wait,
         )
 
-    def _set_queued(self, queued: int) -> None:
-        self.queued = queued
-        if not queued:
+    def _queue_changed_now(self) -> None:
+        if not self._held:
             self._noticed_backlog = False  # the next backlog is said again
         self._queue_changed.set()
         self._queue_changed = anyio.Event()

@@ -96,7 +96,6 @@ def test_without_a_rule_only_a_429_holds_submissions() -> None:
     pacing.rejected(10.0, 2.5)  # no submission accepted yet: nothing to learn, only the gate
     assert pacing.rule is None and pacing.generation == 1
     assert pacing.reserve(10.5) == 12.5
-    assert pacing.last_slot(10.5) == 2.0
     assert pacing.reserve(13.0) == 13.0
 
 
