@@ -17,6 +17,7 @@ a rule learned from the service's 429 answers, and a gate that holds everything 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ __all__ = ["BucketStatistics", "SlidingWindowLimit", "SubmissionPacing", "TokenB
 
 #: A learned window is this much longer (relative, and in seconds) than the one measured.
 _LEARNED_MARGIN = 0.01
+#: A new estimate replaces a rule only when clearly stricter (this share of its rate or less):
+#: estimates near the rule in force measure our own pacing, not the service's limit.
+_TIGHTEN_BELOW = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +196,8 @@ class _Episode:
     cutoff: float
     reopen: float
     base: SlidingWindowLimit | None  # the rule in force before it
+    #: Only an episode that follows another teaches: one 429 alone may be a fault.
+    teaches: bool
 
 
 @dataclass(slots=True)
@@ -199,13 +205,17 @@ class SubmissionPacing:
     """When each ``POST /jobs`` may be sent; learns the service's limit from its 429 answers.
 
     * ``configured``: the caller's own rule (``submissions_per_minute``), or ``None``;
-    * a 429 closes a gate until its ``Retry-After`` has passed (nothing is sent before), and
-      teaches a rule: the submissions *sent* since the gate last opened (within ``lookback``)
+    * a 429 closes a gate until its ``Retry-After`` has passed (nothing is sent before); one
+      that follows another (within ``lookback``) teaches a rule too (a lone 429 may be a fault):
+      the submissions *sent* since the gate last opened (within ``lookback``)
       and before the refused one, and accepted, fit in one window, which ends when the service
       takes the next one. Acceptances count by send time, as their answers may arrive after the
       429 (a refusal is quick, a creation is not), so the estimate is revised as they arrive
-      until the gate opens. A learned rule is used only when it is stricter than the one in force
-      before, so estimates only tighten: a rule still too generous draws another 429.
+      until the gate opens. A learned rule is used only when clearly stricter than the one in
+      force before, so estimates only tighten: a rule still too generous draws another 429. An
+      estimate the record contradicts (the service took more than its count in a span as long,
+      within ``lookback``) is dropped: that 429 was a fault or another client's use, not the
+      limit, and following it would slow every later submission for nothing.
 
     ``reserve`` returns the time a submission may go (callers queue in order); every change of
     the gate or the rule bumps ``generation``, so waiters holding an older reservation give it
@@ -263,11 +273,12 @@ class SubmissionPacing:
         sent = now if sent_at is None else min(sent_at, now)
         if now >= self._gate:  # not a further 429 of requests already in flight: a new episode
             start = max(self._episode_start, now - self.lookback)
-            self._episode = _Episode(start, sent, reopen, self.rule)
+            follows = self._gate > now - self.lookback  # the previous gate opened recently
+            self._episode = _Episode(start, sent, reopen, self.rule, follows)
         elif self._episode is not None:
             episode = self._episode
-            self._episode = _Episode(
-                episode.start, max(episode.cutoff, sent), max(episode.reopen, reopen), episode.base
+            self._episode = dataclasses.replace(
+                episode, cutoff=max(episode.cutoff, sent), reopen=max(episode.reopen, reopen)
             )
         self._gate = max(self._gate, reopen)
         # Accepted submissions count towards the next estimate from when the gate opens.
@@ -280,15 +291,28 @@ class SubmissionPacing:
         high = bisect.bisect_right(self._accepted, episode.cutoff)
         recent = self._accepted[low:high]
         rule = episode.base
-        if recent:
+        measured = episode.reopen - recent[0] if recent else 0.0
+        # The service took more than that in a window this long before: a refusal that says
+        # nothing about its limit (a fault, another client's use), not a rule to follow.
+        if episode.teaches and recent and _most_in_span(self._accepted, measured) <= len(recent):
             # A little longer than measured: our clock and the service's are apart by a
             # network delay, and a slot right at the window's edge would draw another 429.
-            window = (episode.reopen - recent[0]) * (1 + _LEARNED_MARGIN) + _LEARNED_MARGIN
+            window = measured * (1 + _LEARNED_MARGIN) + _LEARNED_MARGIN
             candidate = SlidingWindowLimit(len(recent), window)
-            if rule is None or candidate.per_second < rule.per_second:
+            if rule is None or candidate.per_second < _TIGHTEN_BELOW * rule.per_second:
                 candidate.record(self._accepted[low:])
                 rule = candidate
         if rule is not self.rule:
             self.rule = rule
             self.learned = rule is not self.configured
             self.generation += 1
+
+
+def _most_in_span(times: list[float], span: float) -> int:
+    """The most of the sorted ``times`` that fit in a half-open interval ``span`` long."""
+    most = first = 0
+    for last, at in enumerate(times):
+        while at - times[first] >= span:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
