@@ -476,7 +476,9 @@ class ServiceCore:
                 self.limiter.throttle(wait, sent_at)
                 if rejections >= retry.max_attempts:
                     raise
-                self.counters["rate_limited"] += 1
+                # Counted as the transport counts its own retries (statistics: retries.429).
+                self.transport.counters["retries"] += 1
+                self.transport.counters["retries.429"] += 1
                 logger.info(
                     "job submission (client tag %s) refused with 429: sent again in %.2fs",
                     lookup_tag,

@@ -135,7 +135,7 @@ async def test_429s_are_waited_out_and_the_services_rate_is_learned(
         posts = api_requests(server, "POST", "/jobs")
         refused = [r for r in posts if r.status == 429]
         assert refused and len(posts) == 10 + len(refused)
-        assert core.counters["rate_limited"] == len(refused)
+        assert service.statistics()["retries.429"] == len(refused)
         # None duplicated: exactly one server job per client tag, and no other job.
         assert set(server_jobs_by_tag(server, [job.job_id() for job in jobs]).values()) == {1}
         pacing = core.limiter.pacing
