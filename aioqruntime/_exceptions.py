@@ -25,6 +25,7 @@ Every exception the package raises on purpose derives from :class:`QRuntimeError
     │   └── JobRanTooLongError                    Cancelled, reason code 1305 (max time)
     ├── JobNotDoneError                           result() asked of a job that is not final yet
     │   └── JobTimeoutError (also a TimeoutError) result(timeout=)/wait_for_final_state ran out
+    ├── JobTrackingError                          the service cannot say how the job is doing
     └── SessionError                              the session cannot take this request
         └── SessionClosedError                    closed or cancelled (here or by the server)
             └── ServiceClosedError                the service itself is closed or not entered
@@ -62,6 +63,7 @@ __all__ = [
     "JobNotDoneError",
     "JobRanTooLongError",
     "JobTimeoutError",
+    "JobTrackingError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -239,6 +241,20 @@ class JobTimeoutError(JobNotDoneError, TimeoutError):
 
     The job itself still runs (the official ``RuntimeJobTimeoutError``).
     """
+
+
+class JobTrackingError(QRuntimeError):
+    """The service cannot tell how this job is doing, so waiting for it would never end.
+
+    Raised to the job's waiters when neither form of status request answers: the job list
+    (``GET /jobs``) is missing (404/405/501) or malformed again and again, and the per-job
+    ``GET /jobs/{id}`` is missing too or keeps answering what cannot be read. The job itself
+    may still run on the service: ``job_id`` finds it. The cause is chained.
+    """
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(message)
 
 
 class SessionError(QRuntimeError):

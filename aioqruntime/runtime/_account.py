@@ -12,11 +12,23 @@ from urllib.parse import urlsplit
 from aioqruntime._exceptions import InvalidInputError
 from aioqruntime.protocol import Secret
 
-__all__ = ["API_PATH", "DEFAULT_IAM_URL", "DEFAULT_URL", "Account", "resolve_account"]
+__all__ = [
+    "API_PATH",
+    "DEFAULT_IAM_URL",
+    "DEFAULT_URL",
+    "Account",
+    "is_ibm_host",
+    "resolve_account",
+]
 
 DEFAULT_URL: Final = "https://quantum.cloud.ibm.com/api/v1"
 DEFAULT_IAM_URL: Final = "https://iam.cloud.ibm.com"
 _IBM_SUFFIX: Final = ".cloud.ibm.com"
+#: IBM's Quantum service domains, each with its subdomains: IBM Cloud (``quantum.cloud.ibm.com``,
+#: regional ``eu-de.quantum.cloud.ibm.com``, ``private.<region>.quantum.cloud.ibm.com``, staging
+#: ``*.test.cloud.ibm.com``; protocol.md §1.2) and the former IBM Quantum platform hosts
+#: (``*.quantum.ibm.com``, ``*.quantum-computing.ibm.com``).
+_IBM_SERVICE_DOMAINS: Final = ("cloud.ibm.com", "quantum.ibm.com", "quantum-computing.ibm.com")
 #: Where the runtime API lives on a host given without a path (IBM's and the local server's).
 API_PATH: Final = "/api/v1"
 
@@ -71,6 +83,19 @@ def resolve_account(
     return Account(
         url=url.rstrip("/"), iam_url=iam_url.rstrip("/"), token=secret, instance=instance
     )
+
+
+def is_ibm_host(url: str) -> bool:
+    """Whether ``url`` points at IBM's own service (where its documented limits apply).
+
+    Matched on whole domain labels: ``quantum.cloud.ibm.com.example`` or ``notcloud.ibm.com``
+    are not IBM's service.
+    """
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    return any(host == domain or host.endswith(f".{domain}") for domain in _IBM_SERVICE_DOMAINS)
 
 
 def _runtime_base(url: str, instance: str | None) -> str:

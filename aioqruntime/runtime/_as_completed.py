@@ -5,16 +5,21 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Iterable
-from typing import Final, TextIO, final
+from typing import TYPE_CHECKING, Final, TextIO, final
 
 import anyio
 from typing_extensions import Self
 
 from aioqruntime.runtime._job import AsyncRuntimeJob
 
+if TYPE_CHECKING:
+    from aioqruntime.runtime._core import SubmissionLimiter
+
 __all__ = ["as_completed"]
 
 _BAR_WIDTH: Final = 24
+#: A shown bar is redrawn at least this often (seconds), whether or not a job settled.
+_REDRAW_EVERY: Final = 1.0
 
 
 @final
@@ -30,7 +35,9 @@ class as_completed:
     ``progress``: a one-line progress bar on ``stream`` (default ``sys.stderr``), redrawn each
     time the loop wakes up for a settled job and ended with a newline when every job is settled.
     ``None`` (the default) shows it only when the stream is a terminal; ``True``/``False`` force
-    it on or off. It counts failed jobs (a job error, or abandoned) apart.
+    it on or off. It counts failed jobs (a job error, or abandoned) apart, and while the jobs'
+    service holds submissions back (client-side pacing, or a 429's ``Retry-After``) it says how
+    many wait and for how long.
     """
 
     def __init__(
@@ -47,7 +54,10 @@ class as_completed:
         self._listening = False
         out = sys.stderr if stream is None else stream
         show = _is_terminal(out) if progress is None else bool(progress)
-        self._bar = _ProgressBar(out, len(self._jobs)) if show and out is not None else None
+        limiters = list({id(job._core.limiter): job._core.limiter for job in self._jobs}.values())
+        self._bar = (
+            _ProgressBar(out, len(self._jobs), limiters) if show and out is not None else None
+        )
 
     def __aiter__(self) -> Self:
         return self
@@ -62,8 +72,13 @@ class as_completed:
                 raise StopAsyncIteration
             if self._bar is not None:
                 self._bar.draw()
-            await self._changed.wait()
-            self._changed = anyio.Event()
+                # Redrawn now and then too: the clock runs, and pacing may start or end.
+                with anyio.move_on_after(_REDRAW_EVERY):
+                    await self._changed.wait()
+            else:
+                await self._changed.wait()
+            if self._changed.is_set():
+                self._changed = anyio.Event()
         if self._bar is not None:
             self._bar.draw()
         self._remaining -= 1
@@ -77,11 +92,17 @@ class as_completed:
 
 
 class _ProgressBar:
-    """``jobs [#########...............] 9/24 (1 failed) 12s``, redrawn in place with ``\\r``."""
+    """``jobs [#########...............] 9/24 (1 failed) 12s``, redrawn in place with ``\\r``.
 
-    def __init__(self, stream: TextIO, total: int) -> None:
+    ``, 15 waiting to be submitted (~36s)`` is appended while the limiters hold submissions back.
+    """
+
+    def __init__(
+        self, stream: TextIO, total: int, limiters: Iterable[SubmissionLimiter] = ()
+    ) -> None:
         self._stream = stream
         self._total = total
+        self._limiters = list(limiters)
         self._settled = 0
         self._failed = 0
         self._started = anyio.current_time()
@@ -93,16 +114,25 @@ class _ProgressBar:
         if not job.done() or job.exception() is not None:
             self._failed += 1
 
+    def _backlog(self) -> str:
+        queued, wait = 0, 0.0
+        for limiter in self._limiters:
+            count, seconds = limiter.backlog()
+            queued, wait = queued + count, max(wait, seconds)
+        return f", {queued} waiting to be submitted (~{wait:.0f}s)" if queued else ""
+
     def draw(self) -> None:
+        """Draw the line if it changed."""
         if self._finished:
             return
         done = self._settled
         filled = _BAR_WIDTH * done // self._total if self._total else _BAR_WIDTH
         failed = f" ({self._failed} failed)" if self._failed else ""
         elapsed = anyio.current_time() - self._started
+        backlog = self._backlog()
         line = (
             f"jobs [{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {done}/{self._total}{failed} "
-            f"{elapsed:.0f}s"
+            f"{elapsed:.0f}s{backlog}"
         )
         if line == self._last:
             return

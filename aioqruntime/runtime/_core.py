@@ -9,13 +9,14 @@ new job to a watcher.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import anyio
 
@@ -23,6 +24,7 @@ from aioqruntime._exceptions import (
     AmbiguousSubmissionError,
     APIError,
     APIStatusError,
+    InvalidInputError,
     RateLimitError,
     SessionClosedError,
 )
@@ -34,7 +36,10 @@ from aioqruntime.protocol import (
     PollSchedule,
     SlidingWindowLimit,
     create_job,
+    retry_delay,
 )
+from aioqruntime.protocol._ratelimit import SubmissionPacing
+from aioqruntime.runtime._account import is_ibm_host
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
 from aioqruntime.runtime._journal import Journal
 from aioqruntime.runtime._options import RuntimeOptions, check_job_size, check_submission
@@ -54,12 +59,16 @@ if TYPE_CHECKING:
     from aioqruntime.runtime._watcher import JobWatcher
 
 __all__ = [
+    "AUTO",
     "CLIENT_TAG_PREFIX",
+    "IBM_SUBMISSIONS_PER_MINUTE",
     "RuntimeOptions",
     "ServiceCore",
     "SubmissionLimiter",
+    "SubmissionRate",
     "current_label",
     "job_label",
+    "resolve_submission_rate",
 ]
 
 logger = logging.getLogger("aioqruntime.runtime")
@@ -68,6 +77,15 @@ logger = logging.getLogger("aioqruntime.runtime")
 CLIENT_TAG_PREFIX: Final = "aioqruntime:"
 #: IBM's code for "the session is closed" on ``POST /jobs``.
 _SESSION_CLOSED_CODES: Final = frozenset({"1217"})
+#: IBM's documented limit on job submissions per user (protocol.md §8.4).
+IBM_SUBMISSIONS_PER_MINUTE: Final = 5.0
+#: ``submissions_per_minute`` default: IBM's limit on IBM's hosts, none elsewhere.
+AUTO: Final = "auto"
+SubmissionRate = float | Literal["auto"] | None
+#: A submission held back longer than this is said at WARNING (once per backlog)...
+NOTICE_AFTER: Final = 1.0
+#: ...and not again within this many seconds.
+NOTICE_INTERVAL: Final = 60.0
 
 _LABEL: ContextVar[str | None] = ContextVar("aioqruntime_job_label", default=None)
 
@@ -97,36 +115,157 @@ def current_label() -> str | None:
 class SubmissionLimiter:
     """Client-side pacing of ``POST /jobs``: queues submissions instead of failing them.
 
-    The arithmetic is :class:`~aioqruntime.protocol.SlidingWindowLimit`, the service's own rule
-    (at most ``per_minute`` in any 60 s, so a burst never draws a 429); this only sleeps.
-    ``window`` other than 60 s scales time (tests).
+    The arithmetic is :class:`~aioqruntime.protocol._ratelimit.SubmissionPacing`: the configured
+    rule (``per_minute``, the service's own sliding window, so a burst never draws a 429; ``None``
+    for none), a gate closed by each 429 until its ``Retry-After``, and the rule learned from
+    those 429s. This only waits. ``window`` other than 60 s scales time (tests).
+
+    A wait of more than :data:`NOTICE_AFTER` seconds is said once at WARNING (how many wait, for
+    how long), at most once per :data:`NOTICE_INTERVAL`; :meth:`backlog` feeds progress bars.
     """
 
-    def __init__(self, per_minute: float, *, window: float | None = None) -> None:
-        self._limit = (
-            SlidingWindowLimit(max(1, int(per_minute)), window)
-            if window is not None
-            else SlidingWindowLimit.per_minute(per_minute)
-        )
+    def __init__(self, per_minute: float | None, *, window: float | None = None) -> None:
+        configured: SlidingWindowLimit | None = None
+        if per_minute is not None:
+            configured = (
+                SlidingWindowLimit(max(1, int(per_minute)), window)
+                if window is not None
+                else SlidingWindowLimit.per_minute(per_minute)
+            )
+        self.pacing = SubmissionPacing(configured)
+        #: Submissions that had to wait (for the rule or a 429's gate).
         self.waits = 0
+        # The slot each waiting submission holds (the backlog's length and depth).
+        self._held: list[float] = []
+        self._changed = anyio.Event()  # rule or gate changed: waiters reserve again
+        self._queue_changed = anyio.Event()
+        self._noticed_at: float | None = None
+        self._noticed_backlog = False
+
+    @property
+    def paced(self) -> bool:
+        """Whether submissions are paced before any 429 (a configured or learned rule)."""
+        return self.pacing.rule is not None
+
+    @property
+    def queued(self) -> int:
+        """Submissions waiting right now."""
+        return len(self._held)
+
+    def backlog(self) -> tuple[int, float]:
+        """Submissions waiting now, and seconds until the last of them may go."""
+        if not self._held:
+            return 0, 0.0
+        return len(self._held), max(0.0, max(self._held) - anyio.current_time())
+
+    def queue_changed(self) -> anyio.Event:
+        """An event set the next time a submission starts or stops waiting (observability)."""
+        return self._queue_changed
 
     async def acquire(self) -> None:
-        now = anyio.current_time()
-        delay = self._limit.acquire_delay(now)
-        if delay <= 0:
-            return
-        self.waits += 1
-        logger.info("rate limit: job submission waits %.1fs", delay)
-        try:
-            await anyio.sleep(delay)
-        except BaseException:
-            # Cancelled while queued: free the reserved slot, then re-raise.
-            self._limit.refund(now + delay)
-            raise
+        """Wait until this submission may be sent (at once when nothing holds it back)."""
+        counted = False
+        while True:
+            now = anyio.current_time()
+            generation = self.pacing.generation
+            slot = self.pacing.reserve(now)
+            if slot <= now:
+                return
+            if not counted:
+                counted = True
+                self.waits += 1
+                logger.info("rate limit: job submission waits %.1fs", slot - now)
+            self._held.append(slot)
+            self._queue_changed_now()
+            try:
+                changed = await self._hold(slot, generation)
+            except BaseException:
+                # Cancelled while queued: free the reserved slot, then re-raise.
+                self.pacing.refund(slot)
+                raise
+            finally:
+                self._held.remove(slot)
+                self._queue_changed_now()
+            if not changed:
+                return
+            self.pacing.refund(slot)  # a 429 changed the rules: queue again under the new ones
 
-    def throttle(self) -> None:
-        """The server said 429: count it as a use, so the next submissions space out."""
-        self._limit.throttle(anyio.current_time())
+    async def _hold(self, slot: float, generation: int) -> bool:
+        """Wait until ``slot``; True if a 429 changed the rules meanwhile (reserve again)."""
+        changed = self._changed
+        notice_at = anyio.current_time() + NOTICE_AFTER
+        if slot > notice_at:
+            with anyio.move_on_after(NOTICE_AFTER):
+                await changed.wait()
+            if self.pacing.generation != generation:
+                return True
+            self._notice()
+        with anyio.move_on_after(max(0.0, slot - anyio.current_time())):
+            await changed.wait()
+        return self.pacing.generation != generation
+
+    def _notice(self) -> None:
+        now = anyio.current_time()
+        if self._noticed_backlog or (
+            self._noticed_at is not None and now - self._noticed_at < NOTICE_INTERVAL
+        ):
+            return
+        self._noticed_backlog, self._noticed_at = True, now
+        queued, wait = self.backlog()
+        rule = self.pacing.rule
+        why = (
+            f"at most {rule.limit} per {rule.window:.4g}s"
+            + (", learned from the service's 429 answers" if self.pacing.learned else "")
+            if rule is not None
+            else "the service answered 429"
+        )
+        logger.warning(
+            "job submissions are held back client-side (%s): %d waiting, the last expected to be "
+            "sent in %.0fs",
+            why,
+            queued,
+            wait,
+        )
+
+    def _queue_changed_now(self) -> None:
+        if not self._held:
+            self._noticed_backlog = False  # the next backlog is said again
+        self._queue_changed.set()
+        self._queue_changed = anyio.Event()
+
+    def accepted(self, sent_at: float) -> None:
+        """The service took a submission sent at ``sent_at`` (``anyio.current_time()``)."""
+        generation = self.pacing.generation
+        self.pacing.accepted(anyio.current_time(), sent_at)
+        if self.pacing.generation != generation:
+            self._rules_changed()
+
+    def throttle(self, retry_after: float, sent_at: float | None = None) -> None:
+        """The service said 429: hold every submission ``retry_after`` s and learn its rule."""
+        self.pacing.rejected(anyio.current_time(), retry_after, sent_at)
+        self._rules_changed()
+
+    def _rules_changed(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+
+def resolve_submission_rate(value: SubmissionRate, api_url: str) -> float | None:
+    """``"auto"``: IBM's documented 5 per minute on IBM's hosts, no client-side pacing elsewhere.
+
+    A number is a rate per minute (``> 0``); ``None`` turns client-side pacing off (429 answers
+    are still waited out and learned from).
+    """
+    if value == "auto":
+        return IBM_SUBMISSIONS_PER_MINUTE if is_ibm_host(api_url) else None
+    if value is None:
+        return None
+    given: object = value  # checked as anything: callers are not always type-checked
+    if isinstance(given, bool) or not isinstance(given, (int, float)) or not given > 0:
+        raise InvalidInputError(
+            f"submissions_per_minute must be a positive number, 'auto' or None, got {value!r}"
+        )
+    return float(value)
 
 
 class ServiceCore:
@@ -139,7 +278,7 @@ class ServiceCore:
         instance: str | None,
         poll_schedule: PollSchedule,
         decode_threads: int,
-        submissions_per_minute: float | None,
+        submissions_per_minute: SubmissionRate,
         journal: Journal | None = None,
         live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] | None = None,
     ) -> None:
@@ -147,7 +286,9 @@ class ServiceCore:
         self.instance = instance
         self.poll_schedule = poll_schedule
         self.decode_limiter = anyio.CapacityLimiter(decode_threads)
-        self.limiter = SubmissionLimiter(submissions_per_minute) if submissions_per_minute else None
+        self.limiter = SubmissionLimiter(
+            resolve_submission_rate(submissions_per_minute, transport.api_url)
+        )
         self.journal = journal
         #: Jobs of this service by client tag, while their handles are alive (resume() reuses).
         self.live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] = (
@@ -221,21 +362,22 @@ class ServiceCore:
         body["tags"] = tags
         body["params"] = dict(params)
         request: HttpRequest = await self.encode(_job_request, body)
-        if self.limiter is not None:
-            await self.limiter.acquire()
         journal = self.journal
-        if journal is not None:
-            # Written before anything is sent: a crash from here on leaves the tag to look for.
-            await journal.submitting(
-                client_tag=client_tag,
-                label=label,
-                tags=options.tags,
-                program_id=program_id,
-                backend=backend_name,
-                session_id=session_id,
-            )
+
+        async def journal_submitting() -> None:
+            if journal is not None:
+                # Written before anything is sent: a crash from here on leaves the tag to look for.
+                await journal.submitting(
+                    client_tag=client_tag,
+                    label=label,
+                    tags=options.tags,
+                    program_id=program_id,
+                    backend=backend_name,
+                    session_id=session_id,
+                )
+
         try:
-            submitted = await self._post(request, lookup_tag)
+            submitted = await self._paced_post(request, lookup_tag, journal_submitting)
         except APIError as exc:
             logger.warning(
                 "submission of %s to %s failed (session %s, client tag %s): %s: %s",
@@ -249,8 +391,6 @@ class ServiceCore:
             if isinstance(exc, AmbiguousSubmissionError):
                 self.counters["ambiguous"] += 1
                 raise  # the journal keeps 'submitting': resume() looks the tag up again
-            if isinstance(exc, RateLimitError) and self.limiter is not None:
-                self.limiter.throttle()
             await self._rejected(client_tag)
             if session_id and isinstance(exc, APIStatusError) and exc.code in _SESSION_CLOSED_CODES:
                 raise SessionClosedError(
@@ -305,6 +445,50 @@ class ServiceCore:
                 journal.note_settled(client_tag)
 
         job.add_settle_listener(settled)
+
+    async def _paced_post(
+        self,
+        request: HttpRequest,
+        lookup_tag: str | None,
+        before_first_send: Callable[[], Awaitable[None]],
+    ) -> Submitted:
+        """Wait for the limiter, journal, ``POST /jobs``; a 429 is waited out and sent again.
+
+        A 429 means the service created nothing, so sending the same body again is safe; the
+        limiter holds every submission until its ``Retry-After`` and learns the service's rule.
+        Only ``retry.max_attempts`` 429 answers in a row for one submission raise
+        :class:`RateLimitError` (time spent queued does not count).
+        """
+        sent = False
+        rejections = 0
+        retry = self.transport.retry
+        while True:
+            await self.limiter.acquire()
+            if not sent:
+                sent = True
+                await before_first_send()
+            sent_at = anyio.current_time()
+            try:
+                submitted = await self._post(request, lookup_tag)
+            except RateLimitError as exc:
+                rejections += 1
+                wait = retry_delay(
+                    retry, rejections, exc.headers.get("Retry-After"), now=time.time()
+                )
+                self.limiter.throttle(wait, sent_at)
+                if rejections >= retry.max_attempts:
+                    raise
+                # Counted as the transport counts its own retries (statistics: retries.429).
+                self.transport.counters["retries"] += 1
+                self.transport.counters["retries.429"] += 1
+                logger.info(
+                    "job submission (client tag %s) refused with 429: sent again in %.2fs",
+                    lookup_tag,
+                    wait,
+                )
+                continue
+            self.limiter.accepted(sent_at)
+            return submitted
 
     async def _rejected(self, client_tag: str) -> None:
         self.counters["rejected"] += 1

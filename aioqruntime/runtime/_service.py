@@ -55,7 +55,7 @@ from aioqruntime.runtime._account import (
     resolve_account,
 )
 from aioqruntime.runtime._backend import BackendDocuments, ServiceBackend, fetch_documents
-from aioqruntime.runtime._core import ServiceCore
+from aioqruntime.runtime._core import AUTO, ServiceCore, SubmissionRate
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
 from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
@@ -68,8 +68,6 @@ __all__ = ["AsyncRuntimeService"]
 
 logger = logging.getLogger("aioqruntime.runtime")
 
-#: IBM's documented limit on job submissions per user (protocol.md §8.4).
-IBM_SUBMISSIONS_PER_MINUTE = 5.0
 #: ``service.jobs(limit=None)`` pages of this size, as the official client does.
 _UNLIMITED_PAGE = 20
 _PAGE_CAP = 200
@@ -89,7 +87,9 @@ class AsyncRuntimeService:
     official ones do; ``proxies`` is refused, ``region``/``plans_preference``/``tags`` too
     without ``instance`` (they select an instance by a lookup we do not do). ``session`` is an
     ``aiohttp.ClientSession`` of yours (never closed by us). ``submissions_per_minute`` paces
-    ``POST /jobs`` client-side (``None`` turns it off; the local server has no limit by default).
+    ``POST /jobs`` client-side: ``"auto"`` (the default) is IBM's 5 per minute on IBM's hosts and
+    no pacing elsewhere, a number sets it, ``None`` turns it off; a 429 is always waited out and
+    learned from.
 
     Entering opens the HTTP session and starts one background watcher task that tracks job-mode
     jobs. Leaving (or :meth:`aclose`) stops it; jobs still pending then keep running on the
@@ -130,7 +130,7 @@ class AsyncRuntimeService:
         transport_config: TransportConfig | None = None,
         retry: RetryPolicy | None = None,
         poll_schedule: PollSchedule | None = None,
-        submissions_per_minute: float | None = IBM_SUBMISSIONS_PER_MINUTE,
+        submissions_per_minute: SubmissionRate = AUTO,
         decode_threads: int = 4,
         journal: str | Path | None = None,
         _server_options: dict[str, Any] | None = None,
@@ -455,7 +455,7 @@ class AsyncRuntimeService:
         assert self._watcher is not None
         for key, value in self._watcher.statistics().items():
             stats[f"watcher.{key}"] = value
-        stats["limiter.waits"] = core.limiter.waits if core.limiter is not None else 0
+        stats["limiter.waits"] = core.limiter.waits
         return stats
 
     # --- journal -------------------------------------------------------------------------------

@@ -19,6 +19,14 @@ number of jobs:
 
 Between ticks the watcher sleeps on an ``anyio.Event`` (set by each submission) for the delay of
 :class:`PollSchedule`, stretched so that requests per second stay under a ceiling.
+
+A service without the list form (an emulation answering 404/405/501 to ``GET /jobs``, or one
+whose pages cannot be read :data:`MALFORMED_BEFORE_FALLBACK` ticks in a row) is followed job by
+job instead: each tick reads the :data:`MAX_SINGLE_GETS` jobs looked at longest ago with
+``GET /jobs/{id}``, under the same ceiling, and the list is tried again every
+:data:`LIST_RETRY_INTERVAL` seconds. When that cannot answer either (405/501, or one job's answer
+malformed :data:`MALFORMED_BEFORE_GIVING_UP` times in a row), the jobs concerned are settled with
+:class:`JobTrackingError` instead of being waited for forever.
 """
 
 from __future__ import annotations
@@ -27,15 +35,17 @@ import builtins
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from aioqruntime._exceptions import (
     APIError,
+    APIStatusError,
     CodecError,
     JobError,
+    JobTrackingError,
     NotFoundError,
     ProtocolError,
     QRuntimeError,
@@ -69,6 +79,16 @@ MAX_SINGLE_GETS = 20
 MAX_PENDING_PAGES = 10
 #: Results fetched at once.
 RESULT_FETCH_CONCURRENCY = 8
+#: ``GET /jobs`` answers meaning the service has no list form (an emulation without it).
+_LIST_MISSING: Final = frozenset({404, 405, 501})
+#: ``GET /jobs/{id}`` answers meaning it has no per-job form either (404 is: no such job).
+_GET_MISSING: Final = frozenset({405, 501})
+#: Ticks in a row whose job list could not be read before following jobs one by one.
+MALFORMED_BEFORE_FALLBACK = 3
+#: Unreadable answers in a row to one job's ``GET /jobs/{id}`` before that job is given up.
+MALFORMED_BEFORE_GIVING_UP = 3
+#: While following jobs one by one, the list is tried again this often (seconds).
+LIST_RETRY_INTERVAL = 300.0
 
 
 class JobWatcher:
@@ -114,6 +134,13 @@ class JobWatcher:
         self.result_requests = 0
         #: Status requests made by each of the last ticks (most recent last).
         self.requests_per_tick: deque[int] = deque(maxlen=64)
+        # Following jobs one by one (the list cannot answer) since this time, or None.
+        self._lists_failed_at: float | None = None
+        self._malformed_lists = 0
+        self._malformed_gets: dict[str, int] = {}
+        self._looked_at: dict[str, float] = {}
+        #: Ticks that followed jobs one by one because the job list could not answer.
+        self.fallback_ticks = 0
 
     # --- registry (sync) -----------------------------------------------------------------------
 
@@ -169,6 +196,7 @@ class JobWatcher:
             "requests": self.requests,
             "result_requests": self.result_requests,
             "fetch_failures": self.fetch_failures,
+            "fallback_ticks": self.fallback_ticks,
         }
 
     async def wait_idle(self) -> None:
@@ -251,18 +279,132 @@ class JobWatcher:
     # --- one tick ------------------------------------------------------------------------------
 
     async def _tick(self) -> None:
+        finished: list[Job] = []
+        if self._lists_usable():
+            finished = await self._tick_lists()
+        if not self._lists_usable():  # known before, or found out just now
+            known = {item.id for item in finished}
+            finished.extend(await self._tick_one_by_one(known))
+        if finished:
+            await self._settle(finished)
+
+    def _lists_usable(self) -> bool:
+        failed_at = self._lists_failed_at
+        return failed_at is None or anyio.current_time() - failed_at >= LIST_RETRY_INTERVAL
+
+    async def _tick_lists(self) -> list[Job]:
         groups: dict[str | None, set[str]] = {}
         for job_id, job in self._jobs.items():
             groups.setdefault(job.session_id, set()).add(job_id)
         finished: list[Job] = []
+        malformed = answered = False
         for session_id, ids in groups.items():
             try:
                 finished.extend(await self._refresh_group(session_id, ids))
+                answered = True
+            except APIStatusError as exc:
+                if exc.status in _LIST_MISSING:
+                    self._fall_back(f"the job list answered {exc.status}")
+                    return finished
+                logger.warning("watcher %s: refreshing jobs failed: %s", self.name, exc)
             except (APIError, ProtocolError) as exc:
                 # Transient either way (a failed or a malformed answer): the next tick asks again.
+                malformed = malformed or isinstance(exc, ProtocolError)
                 logger.warning("watcher %s: refreshing jobs failed: %s", self.name, exc)
-        if finished:
-            await self._settle(finished)
+        self._malformed_lists = self._malformed_lists + 1 if malformed else 0
+        if self._malformed_lists >= MALFORMED_BEFORE_FALLBACK:
+            self._fall_back(
+                f"the job list could not be read {self._malformed_lists} times in a row"
+            )
+        elif self._lists_failed_at is not None and answered:
+            logger.info("watcher %s: the job list answers again", self.name)
+            self._lists_failed_at = None
+        return finished
+
+    def _fall_back(self, why: str) -> None:
+        again = self._lists_failed_at is not None  # a periodic retry of the list failed
+        self._lists_failed_at = anyio.current_time()
+        self._malformed_lists = 0
+        logger.log(
+            logging.DEBUG if again else logging.WARNING,
+            "watcher %s: %s; following each job with GET /jobs/{id} instead (at most %d per "
+            "tick), the list is tried again in %.0fs",
+            self.name,
+            why,
+            MAX_SINGLE_GETS,
+            LIST_RETRY_INTERVAL,
+        )
+
+    async def _tick_one_by_one(self, known: set[str]) -> list[Job]:
+        """``GET /jobs/{id}`` for the jobs looked at longest ago; settle what cannot be followed."""
+        self.fallback_ticks += 1
+        looked_at = self._looked_at
+        self._looked_at = looked_at = {k: v for k, v in looked_at.items() if k in self._jobs}
+        self._malformed_gets = {k: v for k, v in self._malformed_gets.items() if k in self._jobs}
+        candidates = sorted(
+            (job_id for job_id in self._jobs if job_id not in known),
+            key=lambda job_id: looked_at.get(job_id, float("-inf")),
+        )
+        found: list[Job] = []
+        unsupported: dict[str, APIStatusError] = {}
+        answered = 0
+
+        async def follow(job_id: str) -> None:
+            nonlocal answered
+            looked_at[job_id] = anyio.current_time()
+            try:
+                item = await self._get(job_id)
+            except NotFoundError as exc:
+                job = self._jobs.pop(job_id, None)
+                if job is not None:
+                    self._fire(job.settle(error=_missing(job_id, exc)), job)
+                return
+            except APIStatusError as exc:
+                if exc.status in _GET_MISSING:
+                    unsupported[job_id] = exc
+                    return
+                logger.warning("watcher %s: reading job %s failed: %s", self.name, job_id, exc)
+                return
+            except ProtocolError as exc:
+                self._malformed_gets[job_id] = times = self._malformed_gets.get(job_id, 0) + 1
+                logger.warning("watcher %s: reading job %s failed: %s", self.name, job_id, exc)
+                if times >= MALFORMED_BEFORE_GIVING_UP:
+                    self._give_up(job_id, f"its status could not be read {times} times", exc)
+                return
+            except APIError as exc:  # transient: asked again at a later tick
+                logger.warning("watcher %s: reading job %s failed: %s", self.name, job_id, exc)
+                return
+            answered += 1
+            self._malformed_gets.pop(job_id, None)
+            tracked = self._jobs.get(job_id)
+            if tracked is not None:
+                self._changes += tracked.apply(item)
+            if is_server_terminal(item.status):
+                found.append(item)
+
+        async with anyio.create_task_group() as tg:
+            for job_id in candidates[:MAX_SINGLE_GETS]:
+                tg.start_soon(follow, job_id)
+        if unsupported:
+            # Neither the list nor the per-job form exists: waiting would never end.
+            doomed = list(self._jobs) if not answered else list(unsupported)
+            cause = next(iter(unsupported.values()))
+            for job_id in doomed:
+                if job_id not in known:
+                    self._give_up(job_id, _no_status_form(cause), unsupported.get(job_id, cause))
+        return found
+
+    def _give_up(self, job_id: str, why: str, cause: BaseException) -> None:
+        job = self._jobs.pop(job_id, None)
+        if job is None:
+            return
+        error = JobTrackingError(
+            f"cannot follow job {job_id}: {why}; it may still run on the service "
+            f"(service.job({job_id!r}) reads it again)",
+            job_id=job_id,
+        )
+        error.__cause__ = cause
+        self._fire(job.settle(error=error), job)
 
     async def _refresh_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
         finished: dict[str, Job] = {}
@@ -476,6 +618,13 @@ def _missing(job_id: str, exc: NotFoundError) -> JobError:
     )
     error.__cause__ = exc
     return error
+
+
+def _no_status_form(cause: APIStatusError) -> str:
+    return (
+        f"the service has neither the job list nor GET /jobs/{{id}} "
+        f"(GET /jobs/{{id}} answered {cause.status})"
+    )
 
 
 def _last_traceback(text: str) -> str | None:

@@ -8,8 +8,9 @@ close). Adds auth and the protocol headers, maps failures to the typed error tre
   the forcelist, with exponential backoff + jitter, honouring ``Retry-After``;
 * other requests: only failures that certainly happened before anything was sent (connection
   refused, connect timeout) and explicit refusals (429, 401 with a fresh token);
-* ``POST /jobs`` (``submit_tag`` given): as above, and any failure after the body may have been
-  received (timeout, reset, 5xx) raises :class:`AmbiguousSubmissionError` carrying the job's tag.
+* ``POST /jobs`` (``submit_tag`` given): as above but a 429, raised at once (the runtime's
+  submission limiter waits it out and learns the rate), and any failure after the body may have
+  been received (timeout, reset, 5xx) raises :class:`AmbiguousSubmissionError` with the job's tag.
 """
 
 from __future__ import annotations
@@ -254,8 +255,11 @@ class Transport:
             if submit_tag is not None and response.status >= 500:
                 self.counters["ambiguous_submissions"] += 1
                 raise _ambiguous(status_error, submit_tag, method, url) from status_error
-            # should_retry repeats a 429 for any method: it says "not processed".
-            if should_retry(self.retry, attempt, idempotent=repeatable, status=response.status):
+            # should_retry repeats a 429 for any method: it says "not processed". Not for a
+            # submission: the runtime's limiter waits it out for every queued one and learns.
+            if not (submit_tag is not None and response.status == 429) and should_retry(
+                self.retry, attempt, idempotent=repeatable, status=response.status
+            ):
                 status = str(response.status)
                 await self._pause(
                     attempt, response.header("Retry-After"), method, url, status, status
