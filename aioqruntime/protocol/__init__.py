@@ -7,17 +7,23 @@ or imports asyncio, aiohttp, anyio, qiskit or numpy; the transport and the local
 
 from __future__ import annotations
 
-from aioqruntime.protocol._endpoints import (
+from aioqruntime.protocol._constants import (
     API_VERSION,
+    CLIENT_APPLICATION,
+    CLIENT_TAG_PREFIX,
+    MAX_JOBS_PAGE,
+    RAN_TOO_LONG_REASON_CODE,
+    SESSION_CLOSED_CODE,
+    client_application,
+)
+from aioqruntime.protocol._endpoints import (
     MAX_JOB_TAG_LENGTH,
     MAX_JOB_TAGS,
-    MAX_JOBS_PAGE,
     backend_configuration,
     backend_properties,
     backend_status,
     cancel_job,
     cancel_session,
-    client_application,
     close_session,
     create_job,
     create_session,
@@ -87,7 +93,6 @@ from aioqruntime.protocol._secrets import Secret
 from aioqruntime.protocol._states import (
     JOB_FINAL_STATUSES,
     JOB_TRANSITIONS,
-    RAN_TOO_LONG_REASON_CODE,
     SERVER_JOB_TERMINAL_STATES,
     SESSION_TRANSITIONS,
     JobStatus,
@@ -108,6 +113,8 @@ from aioqruntime.protocol._states import (
 
 __all__ = [
     "API_VERSION",
+    "CLIENT_APPLICATION",
+    "CLIENT_TAG_PREFIX",
     "DEFAULT_RETRY_STATUSES",
     "EXPIRY_MARGIN_SECONDS",
     "IDEMPOTENT_METHODS",
@@ -121,6 +128,7 @@ __all__ = [
     "RAN_TOO_LONG_REASON_CODE",
     "REFRESH_FRACTION",
     "SERVER_JOB_TERMINAL_STATES",
+    "SESSION_CLOSED_CODE",
     "SESSION_TRANSITIONS",
     "ApiErrorBody",
     "ApiErrorItem",

@@ -14,13 +14,11 @@ from typing import Final
 from urllib.parse import urlencode
 
 from aioqruntime._exceptions import InvalidInputError
-from aioqruntime._version import __version__
+from aioqruntime.protocol._constants import API_VERSION, MAX_JOBS_PAGE, client_application
 from aioqruntime.protocol._http import HttpRequest, json_body, path_segment
 from aioqruntime.protocol._secrets import Secret
 
 __all__ = [
-    "API_VERSION",
-    "MAX_JOBS_PAGE",
     "MAX_JOB_TAGS",
     "MAX_JOB_TAG_LENGTH",
     "backend_configuration",
@@ -28,7 +26,6 @@ __all__ = [
     "backend_status",
     "cancel_job",
     "cancel_session",
-    "client_application",
     "close_session",
     "create_job",
     "create_session",
@@ -46,10 +43,6 @@ __all__ = [
     "update_job_tags",
 ]
 
-#: ``IBM-API-Version`` the official client 0.48-0.51 sends (protocol.md §1.7).
-API_VERSION: Final = "2026-04-15"
-#: Largest ``limit`` of ``GET /jobs`` the service honours.
-MAX_JOBS_PAGE: Final = 200
 MAX_JOB_TAGS: Final = 8
 MAX_JOB_TAG_LENGTH: Final = 86
 
@@ -57,14 +50,6 @@ IAM_APIKEY_GRANT: Final = "urn:ibm:params:oauth:grant-type:apikey"
 _JSON: Final = "application/json"
 _ACCEPT_JSON: Final = {"Accept": _JSON}
 _SEND_JSON: Final = {"Accept": _JSON, "Content-Type": _JSON}
-
-
-def client_application(name: str = "aioqruntime", version: str = __version__) -> str:
-    """``X-Qx-Client-Application``: the official ``qiskit-version-2/<packages>/<caller>`` layout.
-
-    The server derives a job's ``caller`` metric from it, so we keep the layout and name ourselves.
-    """
-    return f"qiskit-version-2/{name}-{version}/{name}"
 
 
 def default_headers(

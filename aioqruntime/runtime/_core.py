@@ -28,10 +28,10 @@ from aioqruntime._exceptions import (
     RateLimitError,
     SessionClosedError,
 )
+from aioqruntime.client import RuntimeClient
 from aioqruntime.protocol import (
     MAX_JOB_TAGS,
     HttpRequest,
-    HttpResponse,
     JobCreated,
     PollSchedule,
     SlidingWindowLimit,
@@ -283,6 +283,8 @@ class ServiceCore:
         live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] | None = None,
     ) -> None:
         self.transport = transport
+        #: The typed REST client: every request of the runtime goes through it.
+        self.client = RuntimeClient(transport)
         self.instance = instance
         self.poll_schedule = poll_schedule
         self.decode_limiter = anyio.CapacityLimiter(decode_threads)
@@ -498,9 +500,9 @@ class ServiceCore:
     async def _post(self, request: HttpRequest, tag: str | None) -> Submitted:
         """``POST /jobs`` once; reconcile by ``tag`` after an ambiguous failure (see module)."""
         transport = self.transport
+        jobs = self.client.jobs
         if tag is None:
-            response = await transport.send(request, submit_tag="")
-            created = JobCreated.from_json(response.json())
+            created = await jobs.create(request, tag=None)
             return Submitted(created.id, created.backend, created.session_id)
         grace = transport.config.timeouts.submit_grace or 0.0
         flow = submission_flow(
@@ -520,10 +522,10 @@ class ServiceCore:
             elif isinstance(step, Lookup):
                 self.counters["lookups"] += 1
 
-        async def post() -> HttpResponse:
-            return await transport.send(request, submit_tag=tag)
+        async def post() -> JobCreated:
+            return await jobs.create(request, tag=tag)
 
-        submitted = await drive(flow, post=post, send=transport.send, on_step=count)
+        submitted = await drive(flow, post=post, lookup=jobs.list_page, on_step=count)
         if submitted.reconciled:
             self.counters["reconciled"] += 1
         return submitted

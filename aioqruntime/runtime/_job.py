@@ -26,25 +26,19 @@ from aioqruntime._exceptions import (
     InvalidInputError,
     JobNotDoneError,
     JobTimeoutError,
-    NotFoundError,
     QRuntimeError,
     ServiceClosedError,
 )
 from aioqruntime.protocol import (
     Job,
     JobStatus,
-    cancel_job,
-    get_job,
     is_final,
-    job_logs,
-    job_metrics,
-    update_job_tags,
 )
 
 if TYPE_CHECKING:
+    from aioqruntime.client import RuntimeClient
     from aioqruntime.runtime._core import ServiceCore
     from aioqruntime.runtime._watcher import JobWatcher
-    from aioqruntime.transport import Transport
 
 __all__ = ["AsyncRuntimeJob", "DoneCallback", "JobStatusReading"]
 
@@ -226,10 +220,7 @@ class AsyncRuntimeJob:
         return self._read_inputs()
 
     async def _read_inputs(self) -> dict[str, Any]:
-        response = await self._transport().send(get_job(self._job_id, exclude_params=False))
-        data = response.json()
-        params = data.get("params") if isinstance(data, dict) else None
-        return dict(params) if isinstance(params, dict) else {}
+        return await self._client().jobs.params(self._job_id)
 
     @property
     def creation_date(self) -> datetime | None:
@@ -401,8 +392,7 @@ class AsyncRuntimeJob:
         """
         if self._done:
             return self._status
-        response = await self._transport().send(get_job(self._job_id))
-        self.apply(Job.from_json(response.json()))
+        self.apply(await self._client().jobs.get(self._job_id))
         if is_final(self._status):
             self._watcher.wake()
         return self._status
@@ -413,26 +403,20 @@ class AsyncRuntimeJob:
         Raises :class:`~aioqruntime.ConflictError` (409) when the job is already final. The job
         settles with :class:`~aioqruntime.JobCancelledError` once the watcher sees it cancelled.
         """
-        await self._transport().send(cancel_job(self._job_id), idempotent=True)
+        await self._client().jobs.cancel(self._job_id)
         self._watcher.wake(urgent=True)
 
     async def metrics(self) -> dict[str, Any]:
         """``GET /jobs/{id}/metrics`` as a dict (timestamps, usage...), like the official client."""
-        response = await self._transport().send(job_metrics(self._job_id))
-        data = response.json()
-        return dict(data) if isinstance(data, dict) else {}
+        return await self._client().jobs.metrics(self._job_id)
 
     async def logs(self) -> str:
         """The job's log text (``""`` when the service has none)."""
-        try:
-            response = await self._transport().send(job_logs(self._job_id))
-        except NotFoundError:
-            return ""
-        return response.text()
+        return await self._client().jobs.logs(self._job_id)
 
     async def update_tags(self, new_tags: Sequence[str]) -> list[str]:
         """Replace the job's tags (``PUT /jobs/{id}/tags``) and return them."""
-        await self._transport().send(update_job_tags(self._job_id, new_tags))
+        await self._client().jobs.update_tags(self._job_id, new_tags)
         self._tags = tuple(dict.fromkeys(new_tags))
         return list(self._tags)
 
@@ -445,13 +429,13 @@ class AsyncRuntimeJob:
         value = usage.get("qpu_charge_time_seconds")
         return None if value is None else float(value)
 
-    def _transport(self) -> Transport:
+    def _client(self) -> RuntimeClient:
         if self._core.closed:
             raise ServiceClosedError(
                 f"job {self._job_id}: the service it came from is closed. The job itself was not "
                 "cancelled; find it again with service.job(id) from an open service."
             )
-        return self._core.transport
+        return self._core.client
 
     # --- used by the watcher -------------------------------------------------------------------
 

@@ -29,21 +29,15 @@ from aioqruntime._exceptions import (
     SessionClosedError,
 )
 from aioqruntime.backends import is_fractional_gate_name
+from aioqruntime.client import RuntimeClient
 from aioqruntime.protocol import (
-    BackendList,
     BackendListEntry,
     Job,
-    JobList,
     PollSchedule,
     RetryPolicy,
     Secret,
     Usage,
-    delete_job,
-    get_job,
-    instance_usage,
     is_final,
-    list_backends,
-    list_jobs,
 )
 from aioqruntime.runtime import _account as account_files
 from aioqruntime.runtime._account import (
@@ -61,8 +55,7 @@ from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
 from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
 from aioqruntime.runtime._tasks import run_concurrently
 from aioqruntime.runtime._watcher import JobWatcher
-from aioqruntime.transport import Transport, TransportConfig
-from aioqruntime.transport._client import warn_insecure
+from aioqruntime.transport import Transport, TransportConfig, warn_insecure
 
 __all__ = ["AsyncRuntimeService"]
 
@@ -433,6 +426,14 @@ class AsyncRuntimeService:
         """The HTTP transport (open only inside the ``async with`` block)."""
         return self._core_or_raise().transport
 
+    @property
+    def client(self) -> RuntimeClient:
+        """The typed REST client (``client.jobs``, ``.sessions``, ``.backends``, ``.usage``).
+
+        Open only inside the ``async with`` block; what the service's own methods call.
+        """
+        return self._core_or_raise().client
+
     def __repr__(self) -> str:
         return f"<AsyncRuntimeService url={self.url!r} instance={self.instance!r}>"
 
@@ -449,7 +450,7 @@ class AsyncRuntimeService:
         ``watcher.result_requests``. ``limiter.waits``: submissions paced client-side.
         """
         core = self._core_or_raise()
-        stats = core.transport.statistics()
+        stats = core.client.statistics()
         for key in ("submitted", "reconciled", "resubmitted", "lookups", "rejected", "ambiguous"):
             stats[key] = core.counters[key]
         assert self._watcher is not None
@@ -505,7 +506,7 @@ class AsyncRuntimeService:
                 wait_first=max(0.0, entry.submitted_at + grace - time.time()),
             )
             try:
-                job = await drive(flow, post=_no_post, send=core.transport.send)
+                job = await drive(flow, post=_no_post, lookup=core.client.jobs.list_page)
             except AmbiguousSubmissionError as exc:
                 logger.warning("resume: could not look up %s: %s", entry.client_tag, exc)
                 return
@@ -564,9 +565,8 @@ class AsyncRuntimeService:
     # --- backends ------------------------------------------------------------------------------
 
     async def _device_list(self, include_mocks: bool = False) -> tuple[BackendListEntry, ...]:
-        request = list_backends(include_mocks=include_mocks)
-        response = await self._core_or_raise().transport.send(request)
-        return BackendList.from_json(response.json()).devices
+        devices = await self._core_or_raise().client.backends.list(include_mocks=include_mocks)
+        return devices.devices
 
     async def _list_entry(self, name: str) -> BackendListEntry | None:
         for entry in await self._device_list(include_mocks=name.startswith("mock_")):
@@ -778,8 +778,7 @@ class AsyncRuntimeService:
 
         A pending job is watched until final; a final one has its outcome fetched now.
         """
-        response = await self._core_or_raise().transport.send(get_job(job_id))
-        item = Job.from_json(response.json())
+        item = await self._core_or_raise().client.jobs.get(job_id)
         job = self._handle(item)
         watcher = self._watcher_or_raise()
         if is_final(job.status()):
@@ -811,12 +810,12 @@ class AsyncRuntimeService:
         """
         self._check_instance(instance)
         tags = job_tags
-        transport = self._core_or_raise().transport
+        client = self._core_or_raise().client
         collected: list[Job] = []
         offset = skip
         page_limit = min(limit, _PAGE_CAP) if limit else _UNLIMITED_PAGE
         while True:
-            request = list_jobs(
+            page = await client.jobs.list(
                 limit=page_limit,
                 offset=offset,
                 backend=backend_name,
@@ -829,7 +828,6 @@ class AsyncRuntimeService:
                 descending=descending,
                 include_mocks=include_mocks,
             )
-            page = JobList.from_json((await transport.send(request)).json())
             collected.extend(page.jobs)
             offset += len(page.jobs)
             if not page.jobs or len(collected) >= page.count - skip:
@@ -849,12 +847,11 @@ class AsyncRuntimeService:
 
     async def delete_job(self, job_id: str) -> None:
         """Delete a finished job (``DELETE /jobs/{id}``)."""
-        await self._core_or_raise().transport.send(delete_job(job_id))
+        await self._core_or_raise().client.jobs.delete(job_id)
 
     async def usage(self) -> Usage:
         """The instance's usage (``GET /instances/usage``)."""
-        response = await self._core_or_raise().transport.send(instance_usage())
-        return Usage.from_json(response.json())
+        return await self._core_or_raise().client.usage.get()
 
 
 _NO_ACCOUNT_WARNING = (

@@ -52,10 +52,6 @@ from aioqruntime._exceptions import (
 )
 from aioqruntime.protocol import (
     Session,
-    cancel_session,
-    close_session,
-    create_session,
-    get_session,
     parse_max_time,
 )
 from aioqruntime.runtime._backend import ServiceBackend
@@ -190,19 +186,19 @@ class AsyncSession:
         self._active = False
         if self._session_id is None:
             return
-        transport = self._service._core_or_raise().transport
+        sessions = self._service._core_or_raise().client.sessions
         logger.info("closing %s session %s", self._mode, self._session_id)
         with contextlib.suppress(NotFoundError):
-            await transport.send(close_session(self._session_id), idempotent=True)
+            await sessions.close(self._session_id)
 
     async def cancel(self) -> None:
         """Cancel the session (``DELETE /sessions/{id}/close``): queued jobs will not run."""
         self._active = False
         if self._session_id is None:
             return
-        transport = self._service._core_or_raise().transport
+        sessions = self._service._core_or_raise().client.sessions
         logger.info("cancelling %s session %s", self._mode, self._session_id)
-        await transport.send(cancel_session(self._session_id))
+        await sessions.cancel(self._session_id)
 
     @classmethod
     async def from_id(
@@ -217,12 +213,11 @@ class AsyncSession:
         ``use_fractional_gates`` and ``calibration_id`` are for its backend, as in
         ``service.backend()``.
         """
-        transport = service._core_or_raise().transport
+        sessions = service._core_or_raise().client.sessions
         try:
-            response = await transport.send(get_session(session_id))
+            details = await sessions.get(session_id)
         except NotFoundError as exc:
             raise InvalidInputError(f"Session not found: {session_id}") from exc
-        details = Session.from_json(response.json())
         if not details.backend_name:
             raise InvalidInputError(
                 f"The backend of session {session_id} is unknown (no job has run in it yet)."
@@ -370,12 +365,10 @@ class AsyncSession:
         backend = await self.target_backend()
         if self._created or backend.is_simulator:
             return
-        request = create_session(
+        created = await core.client.sessions.create(
             self._mode, self._backend_name, instance=core.instance, max_ttl=self._max_time
         )
-        # Not idempotent (a retry could open a second session): sent once.
-        response = await core.transport.send(request)
-        self._session_id = Session.from_json(response.json()).id
+        self._session_id = created.id
         self._created = True
         logger.info(
             "opened %s session %s on %s (max_time %s)",
@@ -448,9 +441,7 @@ class AsyncSession:
     async def _read(self) -> Session | None:
         if self._session_id is None:
             return None
-        transport = self._service._core_or_raise().transport
-        response = await transport.send(get_session(self._session_id))
-        return Session.from_json(response.json())
+        return await self._service._core_or_raise().client.sessions.get(self._session_id)
 
     def __repr__(self) -> str:
         return (

@@ -57,11 +57,8 @@ from aioqruntime.protocol import (
     PollSchedule,
     ServerJobState,
     backoff_ceiling,
-    get_job,
     is_server_terminal,
     job_outcome,
-    job_results,
-    list_jobs,
     parse_server_job_state,
 )
 
@@ -501,20 +498,17 @@ class JobWatcher:
     async def _list(self, *, pending: bool, session_id: str | None, offset: int) -> JobList:
         self.requests += 1
         # include_mocks: jobs on mock (dry-run) devices are ours to watch too.
-        request = list_jobs(
+        return await self._core.client.jobs.list(
             limit=MAX_JOBS_PAGE,
             offset=offset,
             pending=pending,
             session_id=session_id,
             include_mocks=True,
         )
-        response = await self._core.transport.send(request)
-        return JobList.from_json(response.json())
 
     async def _get(self, job_id: str) -> Job:
         self.requests += 1
-        response = await self._core.transport.send(get_job(job_id))
-        return Job.from_json(response.json())
+        return await self._core.client.jobs.get(job_id)
 
     # --- settling ------------------------------------------------------------------------------
 
@@ -602,8 +596,7 @@ class JobWatcher:
 
     async def _results_text(self, job_id: str) -> str:
         self.result_requests += 1
-        response = await self._core.transport.send(job_results(job_id))
-        return response.text()
+        return await self._core.client.jobs.results(job_id)
 
     def _fire(self, callbacks: list[DoneCallback], job: AsyncRuntimeJob) -> None:
         # Called at the moment of the transition, in registration order; errors via _due.

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field, replace
-from typing import Final
 
 from aioqruntime._version import __version__
+from aioqruntime.protocol import CLIENT_APPLICATION
 
 __all__ = ["CLIENT_APPLICATION", "Timeouts", "TransportConfig"]
-
-#: Our value of ``X-Qx-Client-Application`` (the official client sends ``qiskit-version-2/...``;
-#: the service derives the job metrics' ``caller`` from it, so we keep the same prefix).
-CLIENT_APPLICATION: Final = f"qiskit-version-2/aioqruntime-{__version__}/aioqruntime"
 
 
 @dataclass(frozen=True, slots=True)

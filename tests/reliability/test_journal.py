@@ -120,7 +120,7 @@ async def test_crash_between_post_and_answer_is_recovered_by_tag(tmp_path: Path)
             "params": {"pubs": pubs, "version": 2, "support_qiskit": True, "options": {}},
         }
         async with _service(server, tmp_path / "other.sqlite") as raw:
-            await raw.transport.send(create_job(dumps(body)), submit_tag="aioqruntime:sent")
+            await raw.client.jobs.create(create_job(dumps(body)), tag="aioqruntime:sent")
         async with _service(server, path) as service:
             jobs = await service.resume()
             assert [j.label for j in jobs] == ["arrived"]
