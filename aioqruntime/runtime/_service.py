@@ -14,9 +14,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
-import aiohttp
 import anyio
 from typing_extensions import Self
 
@@ -56,6 +55,9 @@ from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flo
 from aioqruntime.runtime._tasks import run_concurrently
 from aioqruntime.runtime._watcher import JobWatcher
 from aioqruntime.transport import Transport, TransportConfig, warn_insecure
+
+if TYPE_CHECKING:
+    import aiohttp  # only the type of a caller-owned session: the transport does the HTTP
 
 __all__ = ["AsyncRuntimeService"]
 
