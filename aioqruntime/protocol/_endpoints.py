@@ -8,9 +8,9 @@ local server and recorded traces agree with both clients. Auth headers are not a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from aioqruntime._exceptions import InvalidInputError
@@ -35,6 +35,7 @@ __all__ = [
     "get_session",
     "iam_token_request",
     "instance_usage",
+    "job_body",
     "job_logs",
     "job_metrics",
     "job_results",
@@ -155,6 +156,39 @@ def cancel_session(session_id: str) -> HttpRequest:
 
 
 # --- jobs -------------------------------------------------------------------------------------
+
+
+def job_body(
+    *,
+    program_id: str,
+    backend: str,
+    params: Mapping[str, Any],
+    tags: Iterable[str] = (),
+    session_id: str | None = None,
+    log_level: str | None = None,
+    image: str | None = None,
+    max_execution_time: int | None = None,
+    private: bool = False,
+) -> dict[str, Any]:
+    """The ``POST /jobs`` body (protocol.md §3.1) from the SDK's names.
+
+    The wire renames two of them: ``image`` travels as ``runtime`` and ``max_execution_time`` as
+    ``cost``; unset optional fields are left out, as the official client does.
+    """
+    body: dict[str, Any] = {"program_id": program_id, "backend": backend}
+    if session_id:
+        body["session_id"] = session_id
+    if log_level:
+        body["log_level"] = log_level
+    if image:
+        body["runtime"] = image
+    if max_execution_time:
+        body["cost"] = max_execution_time
+    if private:
+        body["private"] = True
+    body["tags"] = list(tags)
+    body["params"] = dict(params)
+    return body
 
 
 def create_job(body_json: str | bytes) -> HttpRequest:

@@ -171,7 +171,7 @@ class ServiceBackend(RuntimeBackend):
         entry = await service._list_entry(self.name)
         documents = await fetch_documents(service, self.name, entry, self._calibration_id)
         core = service._core_or_raise()
-        target: Target = await core.encode(
+        target: Target = await core.offload.run(
             lambda: build_target(
                 documents.configuration,
                 documents.properties,
@@ -197,7 +197,7 @@ class ServiceBackend(RuntimeBackend):
             self._service, self.name, None, self._calibration_id, datetime
         )
         core = self._service._core_or_raise()
-        target: Target = await core.encode(
+        target: Target = await core.offload.run(
             lambda: build_target(
                 documents.configuration,
                 documents.properties,

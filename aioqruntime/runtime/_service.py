@@ -7,11 +7,10 @@ import functools
 import logging
 import os
 import ssl
-import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, final
@@ -20,7 +19,6 @@ import anyio
 from typing_extensions import Self
 
 from aioqruntime._exceptions import (
-    AmbiguousSubmissionError,
     InvalidInputError,
     NotFoundError,
     QRuntimeError,
@@ -51,7 +49,7 @@ from aioqruntime.runtime._backend import BackendDocuments, ServiceBackend, fetch
 from aioqruntime.runtime._core import AUTO, ServiceCore, SubmissionRate
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
-from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
+from aioqruntime.runtime._resume import look_up, reattach
 from aioqruntime.runtime._tasks import run_concurrently
 from aioqruntime.runtime._watcher import JobWatcher
 from aioqruntime.transport import Transport, TransportConfig, warn_insecure
@@ -495,72 +493,25 @@ class AsyncRuntimeService:
         watcher = self._watcher_or_raise()
         entries = await journal.entries(unfinished_only=True)
         found: dict[str, JournalEntry] = {e.client_tag: e for e in entries if e.job_id}
-        grace = core.transport.config.timeouts.submit_grace or 0.0
-
-        async def reconcile(entry: JournalEntry) -> None:
-            flow = reconcile_flow(
-                entry.client_tag,
-                core.transport.retry,
-                request=lookup_request(
-                    entry.client_tag,
-                    since=datetime.fromtimestamp(entry.submitted_at, timezone.utc),
-                ),
-                wait_first=max(0.0, entry.submitted_at + grace - time.time()),
-            )
-            try:
-                job = await drive(flow, post=_no_post, lookup=core.client.jobs.list_page)
-            except AmbiguousSubmissionError as exc:
-                logger.warning("resume: could not look up %s: %s", entry.client_tag, exc)
-                return
-            if job is None:
-                logger.warning(
-                    "resume: no job carries %s (label %r): the submission never reached the "
-                    "service",
-                    entry.client_tag,
-                    entry.label,
-                )
-                await journal.set_state(entry.client_tag, "not_found")
-                return
-            await journal.submitted(
-                entry.client_tag, job_id=job.id, backend=job.backend, session_id=job.session_id
-            )
-            found[entry.client_tag] = dataclasses.replace(
-                entry, job_id=job.id, session_id=job.session_id or entry.session_id
-            )
-
         limiter = anyio.CapacityLimiter(8)
 
-        async def bounded(entry: JournalEntry) -> None:
+        async def look_up_one(entry: JournalEntry) -> None:
             async with limiter:
-                await reconcile(entry)
+                resolved = await look_up(core, journal, entry)
+            if resolved is not None:
+                found[entry.client_tag] = resolved
 
         await run_concurrently(
-            functools.partial(bounded, entry) for entry in entries if not entry.job_id
+            functools.partial(look_up_one, entry) for entry in entries if not entry.job_id
         )
         jobs: list[AsyncRuntimeJob] = []
         for entry in entries:
             resolved = found.get(entry.client_tag)
             if resolved is None or resolved.job_id is None:
                 continue
+            # A job still live in this service is returned as the same object.
             live = self._live.get(entry.client_tag)
-            if live is not None:
-                jobs.append(live)
-                continue
-            job = AsyncRuntimeJob(
-                resolved.job_id,
-                core=core,
-                watcher=watcher,
-                backend_name=resolved.backend,
-                program_id=resolved.program_id,
-                session_id=resolved.session_id,
-                tags=(*resolved.tags, resolved.client_tag),
-                client_tag=resolved.client_tag,
-                label=resolved.label,
-            )
-            self._live[resolved.client_tag] = job
-            core.journal_settlement(job, resolved.client_tag)
-            watcher.track(job)
-            jobs.append(job)
+            jobs.append(live if live is not None else reattach(core, watcher, resolved))
         logger.info("resume: %d unfinished jobs re-attached", len(jobs))
         return jobs
 
@@ -638,7 +589,7 @@ class AsyncRuntimeService:
         (docs,) = documents
         listed = found[0]
         # Building the Target is CPU work: keep it off the loop.
-        backend: ServiceBackend = await self._core_or_raise().encode(
+        backend: ServiceBackend = await self._core_or_raise().offload.run(
             lambda: ServiceBackend(
                 docs.configuration,
                 docs.properties,
@@ -903,10 +854,6 @@ def _filter_by_attributes(
 
 
 _ABSENT = object()
-
-
-async def _no_post() -> Any:
-    raise AssertionError("a reconciliation flow never submits")
 
 
 def _abandoned(job: AsyncRuntimeJob) -> QRuntimeError:

@@ -59,6 +59,7 @@ from aioqruntime.runtime._context import mode_scope
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
 from aioqruntime.runtime._options import RuntimeOptions
 from aioqruntime.runtime._service import AsyncRuntimeService
+from aioqruntime.runtime._submit import submit_job
 from aioqruntime.runtime._watcher import JobWatcher
 
 __all__ = ["AsyncBatch", "AsyncSession"]
@@ -282,7 +283,8 @@ class AsyncSession:
             await self._open_on_first_use()
         watcher = self._watcher or self._service._watcher_or_raise()
         try:
-            return await core.submit(
+            return await submit_job(
+                core,
                 program_id=program_id,
                 backend_name=self._backend_name,
                 params=params,

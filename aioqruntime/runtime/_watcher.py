@@ -578,7 +578,7 @@ class JobWatcher:
             async with self._fetch_limiter:
                 text = await self._results_text(item.id)
             try:
-                return await self._core.decode_result(text, job.result_decoder), None
+                return await self._core.offload.decode_result(text, job.result_decoder), None
             except (CodecError, ProtocolError) as exc:
                 # A result we cannot read is this job's failure, not the watcher's.
                 return None, exc

@@ -17,8 +17,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from aioqruntime import AsyncSampler, AsyncSession, BadRequestError
 from aioqruntime.codec import dumps, encode_sampler_pubs
 from aioqruntime.protocol import create_job
-from aioqruntime.runtime import AsyncRuntimeService
-from aioqruntime.runtime._core import job_label
+from aioqruntime.runtime import AsyncRuntimeService, job_label
 from aioqruntime.runtime._journal import Journal
 from aioqruntime.server import LocalRuntimeServer, ServerConfig
 from tests.client._helpers import (
