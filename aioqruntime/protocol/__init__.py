@@ -72,7 +72,7 @@ from aioqruntime.protocol._jwt import (
 from aioqruntime.protocol._maxtime import MAX_TIME_CAP_SECONDS, format_max_time, parse_max_time
 from aioqruntime.protocol._models import Job, JobCreated, JobList, JobMetrics, JobUsage
 from aioqruntime.protocol._polling import MAX_JOBS_PER_LIST_REQUEST, PollSchedule
-from aioqruntime.protocol._ratelimit import BucketStatistics, SlidingWindowLimit, TokenBucket
+from aioqruntime.protocol._ratelimit import SlidingWindowLimit
 from aioqruntime.protocol._resources import (
     BackendList,
     BackendListEntry,
@@ -136,7 +136,6 @@ __all__ = [
     "BackendList",
     "BackendListEntry",
     "BackendStatus",
-    "BucketStatistics",
     "HttpRequest",
     "HttpResponse",
     "InvalidTokenError",
@@ -155,7 +154,6 @@ __all__ = [
     "SessionState",
     "SessionTimestamp",
     "SlidingWindowLimit",
-    "TokenBucket",
     "TokenResponse",
     "TokenTimes",
     "UniformSource",

@@ -51,6 +51,7 @@ from aioqruntime._exceptions import (
     SessionClosedError,
 )
 from aioqruntime.protocol import (
+    PollSchedule,
     Session,
     parse_max_time,
 )
@@ -77,7 +78,7 @@ class AsyncSession:
     ``"2h 30m"``) is validated here, before any request. Entering sends ``POST /sessions`` (or,
     never entered, the first job does), except for a simulator backend (like the official
     client: no session, jobs run in job mode). See the module docstring for what leaving the
-    block does.
+    block does. ``poll_schedule`` paces the session's watcher (default: the service's).
     """
 
     _mode: ClassVar[str] = "dedicated"
@@ -93,6 +94,7 @@ class AsyncSession:
         on_error: OnError = "close",
         cleanup_timeout: float = 10.0,
         label: str | None = None,
+        poll_schedule: PollSchedule | None = None,
     ) -> None:
         if service is None:
             if not isinstance(backend, ServiceBackend):
@@ -115,6 +117,8 @@ class AsyncSession:
         self._on_error: OnError = on_error
         self._cleanup_timeout = cleanup_timeout
         self.label = label
+        # The cadence of this session's own watcher (default: the service's schedule).
+        self._poll_schedule = poll_schedule
         self._session_id: str | None = None
         self._active = True
         self._created = False
@@ -328,7 +332,12 @@ class AsyncSession:
         core = self._service._core_or_raise()
         await self._open_remote()
         scoped = self._session_id is not None
-        watcher = JobWatcher(core, name=f"{self._mode}:{self._session_id}", session_scoped=scoped)
+        watcher = JobWatcher(
+            core,
+            name=f"{self._mode}:{self._session_id}",
+            session_scoped=scoped,
+            schedule=self._poll_schedule,
+        )
         self._watcher = watcher
         # The body's own exception is kept out of the task group and re-raised after it, so that
         # callers catch it as itself rather than wrapped in an ExceptionGroup.

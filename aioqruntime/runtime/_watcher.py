@@ -98,12 +98,10 @@ class JobWatcher:
         name: str,
         session_scoped: bool = False,
         schedule: PollSchedule | None = None,
-        max_requests_per_second: float = 20.0,
     ) -> None:
         self._core = core
         self.name = name
         self._schedule = schedule or core.poll_schedule
-        self._max_rps = max_requests_per_second
         self._jobs: dict[str, AsyncRuntimeJob] = {}
         # Known final, outcome being fetched by a settle task (not polled any more).
         self._settling: dict[str, AsyncRuntimeJob] = {}
@@ -164,6 +162,11 @@ class JobWatcher:
         """Stop watching and make every waiter raise ``error_for(job)``."""
         for job in self.release_all():
             job.abandon(error_for(job))
+
+    @property
+    def schedule(self) -> PollSchedule:
+        """The cadence of this watcher (its owner's: the service's or a session's)."""
+        return self._schedule
 
     @property
     def pending(self) -> int:
@@ -250,7 +253,7 @@ class JobWatcher:
             idle_ticks=self._idle_ticks,
         )
         # Requests per second stay under the ceiling however many pages a tick needed.
-        delay = max(delay, requests / self._max_rps)
+        delay = max(delay, requests / self._schedule.max_requests_per_second)
         with anyio.move_on_after(delay):
             await self._wake.wait()
         self._wake = anyio.Event()

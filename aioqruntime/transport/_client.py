@@ -194,7 +194,7 @@ class Transport:
         # The exchange has no side effect, so it is retried like an idempotent request.
         assert self.iam_url is not None
         return await self._send_with_retries(
-            replace(request, base_url=self.iam_url),
+            replace(request, base_url=self.iam_url, timeout=self.config.timeouts.iam),
             repeatable=True,
             retry_rate_limited=True,
             auth=False,

@@ -23,7 +23,7 @@ class Timeouts:
     connect: float | None = 5.0
     read: float | None = 300.0
     submit: float | None = 900.0
-    #: IAM token exchanges (the IBM SDK uses 60 s).
+    #: The total budget of one IAM token exchange (the IBM SDK uses 60 s).
     iam: float | None = 60.0
     #: After an ambiguous ``POST /jobs`` failure that may leave the request still being processed
     #: (timeout, dropped connection, gateway 5xx), how long the job may take to appear in
