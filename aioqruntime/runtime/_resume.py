@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aioqruntime._exceptions import AmbiguousSubmissionError
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry
+from aioqruntime.runtime._state import JobState
 from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
 from aioqruntime.runtime._submit import journal_settlement
 
@@ -60,20 +61,18 @@ async def look_up(core: ServiceCore, journal: Journal, entry: JournalEntry) -> J
 def reattach(core: ServiceCore, watcher: JobWatcher, entry: JournalEntry) -> AsyncRuntimeJob:
     """A watched handle for the journaled job ``entry`` (which has its job id)."""
     assert entry.job_id is not None
-    job = AsyncRuntimeJob(
+    state: JobState[AsyncRuntimeJob] = JobState(
         entry.job_id,
-        core=core,
         watcher=watcher,
         backend_name=entry.backend,
         program_id=entry.program_id,
         session_id=entry.session_id,
         tags=(*entry.tags, entry.client_tag),
-        client_tag=entry.client_tag,
-        label=entry.label,
     )
+    job = AsyncRuntimeJob(state, core=core, client_tag=entry.client_tag, label=entry.label)
     core.live[entry.client_tag] = job
     journal_settlement(core, job, entry.client_tag)
-    watcher.track(job)
+    watcher.track(state)
     return job
 
 

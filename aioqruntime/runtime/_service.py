@@ -50,6 +50,7 @@ from aioqruntime.runtime._core import AUTO, ServiceCore, SubmissionRate
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
 from aioqruntime.runtime._resume import look_up, reattach
+from aioqruntime.runtime._state import JobState
 from aioqruntime.runtime._tasks import run_concurrently
 from aioqruntime.runtime._watcher import JobWatcher
 from aioqruntime.transport import Transport, TransportConfig, warn_insecure
@@ -713,18 +714,19 @@ class AsyncRuntimeService:
 
     # --- jobs ----------------------------------------------------------------------------------
 
-    def _handle(self, item: Job) -> AsyncRuntimeJob:
-        job = AsyncRuntimeJob(
+    def _state_of(self, item: Job) -> JobState[AsyncRuntimeJob]:
+        """A new handle's state, seeded with what the service said (the watcher takes it on)."""
+        state: JobState[AsyncRuntimeJob] = JobState(
             item.id,
-            core=self._core_or_raise(),
             watcher=self._watcher_or_raise(),
             backend_name=item.backend,
             program_id=item.program_id,
             session_id=item.session_id,
             tags=item.tags,
         )
-        job.apply(item)
-        return job
+        state.apply(item)
+        AsyncRuntimeJob(state, core=self._core_or_raise())
+        return state
 
     async def job(self, job_id: str) -> AsyncRuntimeJob:
         """The job ``job_id``, attached to the service's watcher (one ``GET /jobs/{id}``).
@@ -732,13 +734,14 @@ class AsyncRuntimeService:
         A pending job is watched until final; a final one has its outcome fetched now.
         """
         item = await self._core_or_raise().client.jobs.get(job_id)
-        job = self._handle(item)
+        state = self._state_of(item)
         watcher = self._watcher_or_raise()
-        if is_final(job.status()):
-            await watcher.settle_now(job, item)
+        if is_final(state.status):
+            await watcher.settle_now(state, item)
         else:
-            watcher.track(job)
-        return job
+            watcher.track(state)
+        assert state.handle is not None
+        return state.handle
 
     async def jobs(
         self,
@@ -791,12 +794,12 @@ class AsyncRuntimeService:
                 page_limit = min(limit - len(collected), _PAGE_CAP)
         if limit is not None:
             collected = collected[:limit]
-        handles = [self._handle(item) for item in collected]
+        states = [self._state_of(item) for item in collected]
         watcher = self._watcher_or_raise()
-        for job in handles:
-            if not is_final(job.status()):
-                watcher.track(job)
-        return handles
+        for state in states:
+            if not is_final(state.status):
+                watcher.track(state)
+        return [state.handle for state in states if state.handle is not None]
 
     async def delete_job(self, job_id: str) -> None:
         """Delete a finished job (``DELETE /jobs/{id}``)."""
@@ -856,8 +859,8 @@ def _filter_by_attributes(
 _ABSENT = object()
 
 
-def _abandoned(job: AsyncRuntimeJob) -> QRuntimeError:
+def _abandoned(job_id: str) -> QRuntimeError:
     return SessionClosedError(
-        f"stopped watching job {job.job_id()}: its service or session was closed before it "
+        f"stopped watching job {job_id}: its service or session was closed before it "
         "finished. The job itself was not cancelled; find it again with service.job(id)."
     )

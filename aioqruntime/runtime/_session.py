@@ -438,16 +438,16 @@ class AsyncSession:
         try:
             service_watcher = self._service._watcher_or_raise()
         except ServiceClosedError:  # the service is closed too: nobody can watch them any more
-            for job in jobs:
-                job.abandon(
+            for state in jobs:
+                state.abandon(
                     SessionClosedError(
-                        f"stopped watching job {job.job_id()}: the service is closed. The job "
+                        f"stopped watching job {state.job_id}: the service is closed. The job "
                         "itself was not cancelled."
                     )
                 )
             return
-        for job in jobs:
-            service_watcher.track(job)
+        for state in jobs:
+            service_watcher.track(state)
 
     async def _read(self) -> Session | None:
         if self._session_id is None:

@@ -38,6 +38,7 @@ from aioqruntime.protocol import (
 )
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
 from aioqruntime.runtime._options import RuntimeOptions, check_job_size, check_submission
+from aioqruntime.runtime._state import JobState
 from aioqruntime.runtime._submission import (
     Lookup,
     Post,
@@ -146,19 +147,19 @@ async def submit_job(
             backend=submitted.backend,
             session_id=submitted.session_id,
         )
-    job = AsyncRuntimeJob(
+    state: JobState[AsyncRuntimeJob] = JobState(
         submitted.job_id,
-        core=core,
         watcher=watcher,
         backend_name=submitted.backend or backend_name,
         program_id=program_id,
         session_id=submitted.session_id or session_id,
         tags=tags,
-        client_tag=lookup_tag,
-        label=label,
         result_decoder=result_decoder,
     )
-    _track(core, job, client_tag, watcher, callback, reconciled=submitted.reconciled)
+    job = AsyncRuntimeJob(state, core=core, client_tag=lookup_tag, label=label)
+    if callback is not None:
+        job.add_done_callback(callback)
+    _track(core, state, client_tag, watcher, reconciled=submitted.reconciled)
     return job
 
 
@@ -200,24 +201,22 @@ async def _refused(
 
 def _track(
     core: ServiceCore,
-    job: AsyncRuntimeJob,
+    state: JobState[AsyncRuntimeJob],
     client_tag: str,
     watcher: JobWatcher,
-    callback: DoneCallback | None,
     *,
     reconciled: bool,
 ) -> None:
-    core.live[client_tag] = job
-    journal_settlement(core, job, client_tag)
-    if callback is not None:
-        job.add_done_callback(callback)
-    watcher.track(job)
+    assert state.handle is not None
+    core.live[client_tag] = state.handle
+    journal_settlement(core, state.handle, client_tag)
+    watcher.track(state)
     logger.info(
         "submitted job %s (session %s, backend %s, program %s, client tag %s%s)",
-        job.job_id(),
-        job.session_id,
-        job.backend_name,
-        job.program_id,
+        state.job_id,
+        state.session_id,
+        state.backend_name,
+        state.program_id,
         client_tag,
         ", found by tag after an ambiguous failure" if reconciled else "",
     )
