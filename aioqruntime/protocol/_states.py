@@ -1,6 +1,6 @@
 """The job and session lifecycles, in one table (style rule A4).
 
-The client, the shared poller and the local server all read these definitions, so a state name,
+The client, the job watcher and the local server all read these definitions, so a state name,
 a terminal set or the 1305 rule is written exactly once.
 
 Job lifecycle (server states, protocol.md §4)::
