@@ -6,12 +6,16 @@
    (the polling request) for a fixed time against one server.
 2. jobs/s: M trivial Bell jobs (100 shots, ``ibm_local5``, execution delay 0) submitted at once;
    wall time from the first submission to the last completion, and the submission rate alone.
+3. first job: a server started cold, as ``AsyncRuntimeService.local()`` starts it (its own fresh
+   simulation pool, nothing warmed up): seconds from entering the server to serving, and from
+   then to the first Bell job's completion (``--first-job-runs`` times, median).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 
 import aiohttp
@@ -109,6 +113,32 @@ async def bench_jobs(server: LocalRuntimeServer, body: dict[str, object], jobs: 
     )
 
 
+async def bench_first_job(body: dict[str, object], runs: int) -> None:
+    starts: list[float] = []
+    firsts: list[float] = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        async with LocalRuntimeServer() as server:
+            serving = time.perf_counter()
+            async with aiohttp.ClientSession() as http:
+                headers = {
+                    "Authorization": f"Bearer {await token_for(http, server)}",
+                    "Service-CRN": server.instance,
+                }
+                async with http.post(server.api_url + "/jobs", json=body, headers=headers) as reply:
+                    job_id = str((await reply.json())["id"])
+                await server.wait_for_job_state(job_id, "Completed")
+            done = time.perf_counter()
+        starts.append(serving - began)
+        firsts.append(done - serving)
+    totals = [start + first for start, first in zip(starts, firsts, strict=True)]
+    print(
+        f"first job (cold server, median of {runs}): server start"
+        f" {statistics.median(starts):.2f} s, then the first Bell job completed after"
+        f" {statistics.median(firsts):.2f} s (total {statistics.median(totals):.2f} s)"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=16)
@@ -116,8 +146,11 @@ async def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--lanes", type=int, default=1)
+    parser.add_argument("--first-job-runs", type=int, default=3)
     args = parser.parse_args()
     body = bell_body()
+    if args.first_job_runs > 0:
+        await bench_first_job(body, args.first_job_runs)
     pool = SimulationPool(workers=args.workers)
     try:
         await pool.warm_up()
