@@ -68,6 +68,21 @@ _DESCRIBED_TYPES: frozenset[type] = frozenset(
 )
 
 
+#: Every QPY read and write in the process goes through this lock (client and server alike).
+#:
+#: Why: the local server died with SIGSEGV under the official client's 32 threads (issue 9: 3 of
+#: about 11 runs of 200 Bell jobs, ``--lanes 4``, a 50 ms proxy), the fatal frame in
+#: ``qiskit/qpy/interface.py`` ``_qpy.load`` (Qiskit's Rust QPY reader, used from QPY 13 on; the
+#: Rust writer from 17, our version) reached from ``_load_qpy`` in two anyio worker threads at
+#: once. The Rust reader and writer hold the GIL except when they call back into Python (file
+#: reads, metadata (de)serializers, gate constructors), and that is exactly where a second thread
+#: can enter them: the only concurrency the crash needs, and one nothing in Qiskit promises is
+#: safe. Serializing costs no throughput, since both hold the GIL for their whole work anyway
+#: (32 threads decoding Bell pubs: the same calls per second with and without this lock). Reentrant:
+#: a metadata serializer may itself encode a circuit (:class:`WireEncoder`).
+_QPY_LOCK = threading.RLock()
+
+
 def _metadata_serializer() -> type[Any]:
     # Imported late: the JSON encoder itself encodes circuits with this module.
     from aioqruntime.codec._encoder import WireEncoder
@@ -77,7 +92,9 @@ def _metadata_serializer() -> type[Any]:
 
 def _dump_circuit(circuit: QuantumCircuit) -> str:
     buff = io.BytesIO()
-    qpy.dump(circuit, buff, metadata_serializer=_metadata_serializer(), version=QPY_ENCODE_VERSION)
+    serializer = _metadata_serializer()
+    with _QPY_LOCK:
+        qpy.dump(circuit, buff, metadata_serializer=serializer, version=QPY_ENCODE_VERSION)
     return b64_encode(buff.getvalue(), compress=True)
 
 
@@ -279,7 +296,8 @@ def _load_qpy(text: object, path: Path) -> list[Any]:
     try:
         # No metadata_deserializer: circuit metadata stays plain JSON, as the official decoder
         # leaves it. QPY resolves instruction names only within Qiskit's own circuit library.
-        programs = qpy.load(io.BytesIO(raw))
+        with _QPY_LOCK:
+            programs = qpy.load(io.BytesIO(raw))
     except Exception as exc:  # QPY raises anything from struct.error to QpyError
         raise fail(f"malformed QPY ({type(exc).__name__}: {exc})", path) from exc
     if not programs:
@@ -301,7 +319,8 @@ def encode_instruction(instruction: Instruction) -> str:
     circuit = QuantumCircuit(qreg)
     circuit.append(instruction, qreg)
     buff = io.BytesIO()
-    qpy.dump(circuit, buff, version=QPY_ENCODE_VERSION)
+    with _QPY_LOCK:
+        qpy.dump(circuit, buff, version=QPY_ENCODE_VERSION)
     return b64_encode(buff.getvalue(), compress=True)
 
 
