@@ -88,6 +88,7 @@ class _WorkerProcess:
         if self.qiskit_version is None:
             header, _ = self._receive()
             if not header.get("ready"):
+                self.broken = True  # it cannot simulate: replaced, and the error says why
                 raise WorkerCrashedError(f"simulation worker failed to start:\n{header['error']}")
             self.qiskit_version = str(header["qiskit_version"])
         return self.qiskit_version
@@ -178,6 +179,8 @@ class SimulationPool:
 
     def _checkout(self) -> _WorkerProcess:
         with self._lock:
+            if self._executor is None:  # closed while this call was starting
+                raise WorkerCrashedError("the simulation pool is closed")
             if not self._idle:  # a crashed worker was dropped: start its replacement
                 self._spawn_locked()
             return self._idle.pop()
