@@ -1,6 +1,7 @@
 """Throughput of the local runtime server on this machine (not a test).
 
     python benchmarks/server.py [--clients 16] [--seconds 5] [--jobs 200] [--workers 1]
+                                [--first-job-runs 3]
 
 1. requests/s: N concurrent aiohttp clients loop on ``GET /jobs/{id}?exclude_params=true``
    (the polling request) for a fixed time against one server.
