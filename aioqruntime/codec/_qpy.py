@@ -70,16 +70,19 @@ _DESCRIBED_TYPES: frozenset[type] = frozenset(
 
 #: Every QPY read and write in the process goes through this lock (client and server alike).
 #:
-#: Why: the local server died with SIGSEGV under the official client's 32 threads (issue 9: 3 of
-#: about 11 runs of 200 Bell jobs, ``--lanes 4``, a 50 ms proxy), the fatal frame in
-#: ``qiskit/qpy/interface.py`` ``_qpy.load`` (Qiskit's Rust QPY reader, used from QPY 13 on; the
-#: Rust writer from 17, our version) reached from ``_load_qpy`` in two anyio worker threads at
-#: once. The Rust reader and writer hold the GIL except when they call back into Python (file
-#: reads, metadata (de)serializers, gate constructors), and that is exactly where a second thread
-#: can enter them: the only concurrency the crash needs, and one nothing in Qiskit promises is
-#: safe. Serializing costs no throughput, since both hold the GIL for their whole work anyway
-#: (32 threads decoding Bell pubs: the same calls per second with and without this lock). Reentrant:
-#: a metadata serializer may itself encode a circuit (:class:`WireEncoder`).
+#: Evidence: the local server died with SIGSEGV under the official client's 32 threads (issue 9:
+#: 3 of about 11 runs of 200 Bell jobs), the fatal frame in ``qiskit/qpy/interface.py``
+#: ``_qpy.load`` (Qiskit's Rust QPY reader, used from QPY 13 on; the Rust writer from 17, the
+#: version both clients send), reached from ``_load_qpy`` in an anyio worker thread while other
+#: threads could be in QPY too (validation runs two at once; an embedding process may encode at
+#: the same time). The Rust code holds the GIL except where it calls back into Python (file reads,
+#: metadata (de)serializers, gate classes), which is where a second thread can enter it, and
+#: Qiskit documents no thread-safety for QPY. Not reproduced on our 2-core machine (150, 150 and
+#: 120 s of benchmarks/soak.py without this lock, 3 same-process throughput runs, 20 s of 8-32
+#: threads of raw load/dump with the GC forced on every allocation), so this is isolation, not a
+#: proven fix. It costs nothing measurable: QPY holds the GIL for its work anyway (2 and 32 threads
+#: decoding and encoding Bell pubs ran as many calls per second with the lock as without).
+#: Reentrant: a metadata serializer may itself encode a circuit (:class:`WireEncoder`).
 _QPY_LOCK = threading.RLock()
 
 
