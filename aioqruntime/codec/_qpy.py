@@ -77,8 +77,8 @@ _DESCRIBED_TYPES: frozenset[type] = frozenset(
 #: threads could be in QPY too (validation runs two at once; an embedding process may encode at
 #: the same time). The Rust code holds the GIL except where it calls back into Python (file reads,
 #: metadata (de)serializers, gate classes), which is where a second thread can enter it, and
-#: Qiskit documents no thread-safety for QPY. Not reproduced on our 2-core machine (150, 150 and
-#: 120 s of benchmarks/soak.py without this lock, 3 same-process throughput runs, 20 s of 8-32
+#: Qiskit documents no thread-safety for QPY. Not reproduced on our 2-core machine (150, 150, 120
+#: and 120 s of benchmarks/soak.py without this lock, 3 same-process throughput runs, 20 s of 8-32
 #: threads of raw load/dump with the GC forced on every allocation), so this is isolation, not a
 #: proven fix. It costs nothing measurable: QPY holds the GIL for its work anyway (2 and 32 threads
 #: decoding and encoding Bell pubs ran as many calls per second with the lock as without).
