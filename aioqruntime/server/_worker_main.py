@@ -51,7 +51,9 @@ def _read_requests(requests: IO[bytes], inbox: queue.Queue[tuple[dict[str, Any],
     try:
         while (message := read_message(requests)) is not None:
             inbox.put(message)
-    except BaseException:  # a broken pipe is a parent that is gone, the same as end of file
+    except (EOFError, OSError):
+        pass  # cut off mid-message or a broken pipe: the parent is gone, as at end of file
+    except BaseException:  # a malformed message: our own bug, worth a traceback
         traceback.print_exc()
     # os._exit and not sys.exit: a simulation may be running in the main thread, and nobody is
     # left to want its result.
