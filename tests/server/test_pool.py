@@ -8,14 +8,15 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
+import aiohttp
 import anyio
 import pytest
 
 from aioqruntime.codec import loads
-from aioqruntime.server import SimulationPool
+from aioqruntime.server import LocalRuntimeServer, SimulationPool
 from aioqruntime.server._executor import WorkerCrashedError
 
-from .conftest import sampler_body
+from .conftest import Api, exchange, sampler_body
 
 
 def _params_text() -> str:
@@ -79,3 +80,22 @@ async def test_close_ends_the_worker_processes() -> None:
     for pid in pids:  # reaped by close: the ids are gone, not zombies
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+async def test_a_job_whose_worker_died_fails_and_the_next_one_runs(
+    own_pool: SimulationPool,
+) -> None:
+    async with (
+        LocalRuntimeServer(pool=own_pool) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        api = Api(http, server, await exchange(http, server))
+        (pid,) = own_pool.worker_pids
+        os.kill(pid, signal.SIGKILL)  # as if a simulation had crashed it
+        failed = await api.submit(sampler_body(shots=100))
+        record = await server.wait_for_job_state(failed)
+        assert record.status.value == "Failed"
+        assert record.reason_code == 1517
+        assert "WorkerCrashedError" in (record.reason or "")
+        completed = await api.submit(sampler_body(shots=100))
+        assert (await server.wait_for_job_state(completed)).status.value == "Completed"
