@@ -45,6 +45,15 @@ def validate_params(
     from aioqruntime.codec import decode_estimator_params, decode_sampler_params
     from aioqruntime.codec._binary import inflate_limit
 
+    if program_id == "executor":
+        return _validate_executor(
+            params,
+            backend=backend,
+            target=target,
+            configuration=configuration,
+            max_executions=max_executions,
+            max_inflated_bytes=max_inflated_bytes,
+        )
     version = params.get("version", 2)
     if version != 2 or isinstance(version, bool):
         raise JobValidationError(f"params.version: only version 2 is supported, got {version!r}")
@@ -155,3 +164,48 @@ def _check_isa(index: int, circuit: Any, target: Any, backend: str) -> None:
                 f"params.pubs[{index}]: instruction {name!r} on qubits {list(qargs)} is not "
                 f"supported by backend {backend!r}; the circuit is not ISA, transpile it first"
             )
+
+
+def _validate_executor(
+    params: Mapping[str, Any],
+    *,
+    backend: str,
+    target: Any,
+    configuration: Mapping[str, Any],
+    max_executions: int | None,
+    max_inflated_bytes: int,
+) -> int:
+    """An ``executor`` program: IBM's wire model, decodable circuits and samplexes, ISA."""
+    from aioqruntime.server._program_executor import ProgramError, parse_program
+
+    try:
+        program = parse_program(dict(params), max_inflated_bytes=max_inflated_bytes)
+    except ProgramError as exc:
+        raise JobValidationError(str(exc)) from exc
+    n_qubits = int(configuration.get("n_qubits", 0))
+    for item in program.items:
+        where = f"params.quantum_program.items[{item.index}]"
+        if item.circuit.num_qubits > n_qubits:
+            raise JobValidationError(
+                f"{where}: the circuit has {item.circuit.num_qubits} qubits but backend "
+                f"{backend!r} has {n_qubits}"
+            )
+        try:
+            _check_isa(item.index, item.circuit, target, backend)
+        except JobValidationError as exc:
+            raise JobValidationError(
+                str(exc).replace(f"params.pubs[{item.index}]", where, 1)
+            ) from None
+    max_shots = configuration.get("max_shots")
+    if isinstance(max_shots, int) and program.shots > max_shots:
+        raise JobValidationError(
+            f"params.quantum_program.shots: {program.shots} shots exceed the backend maximum "
+            f"{max_shots}"
+        )
+    executions = program.executions
+    if max_executions is not None and executions > max_executions:
+        raise JobValidationError(
+            f"params.quantum_program: the program needs {executions} executions (shots x "
+            f"bound circuits over all items), more than the limit of {max_executions}"
+        )
+    return executions

@@ -40,14 +40,18 @@ def run_job(
     *,
     noise_device: tuple[Mapping[str, Any], Mapping[str, Any] | None] | None = None,
 ) -> JobOutcome:
-    """Run one sampler/estimator job; never raises (a failure is returned as traceback text)."""
+    """Run one job of a program the server runs; never raises (a failure is traceback text)."""
     started = time.perf_counter()
     try:
-        import qiskit
-
         from aioqruntime.codec import loads
 
         noise_model = _noise_model(noise_device) if noise_device is not None else None
+        if program_id == "executor":
+            from aioqruntime.server._program_executor import run_executor
+
+            # Plain JSON read by IBM's own wire models, not the RuntimeDecoder tags.
+            text, executions = run_executor(params_text, noise_model)
+            return _done(started, text, executions)
         params = loads(params_text)
         if not isinstance(params, dict):
             raise ValueError("params must be a JSON object")
@@ -59,16 +63,18 @@ def run_job(
             raise ValueError(f"program {program_id!r} cannot be simulated")
     except Exception:  # the job failed; its traceback is the job's error text
         return False, traceback.format_exc(), {"seconds": time.perf_counter() - started}
-    seconds = time.perf_counter() - started
-    return (
-        True,
-        text,
-        {
-            "seconds": seconds,
-            "executions": executions,
-            "qiskit_version": str(qiskit.__version__),
-        },
-    )
+    return _done(started, text, executions)
+
+
+def _done(started: float, text: str, executions: int) -> JobOutcome:
+    import qiskit
+
+    stats = {
+        "seconds": time.perf_counter() - started,
+        "executions": executions,
+        "qiskit_version": str(qiskit.__version__),
+    }
+    return True, text, stats
 
 
 def _options(params: Mapping[str, Any]) -> dict[str, Any]:
