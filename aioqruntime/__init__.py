@@ -40,7 +40,14 @@ from aioqruntime._exceptions import (
 from aioqruntime._version import __version__
 
 if TYPE_CHECKING:
-    from aioqruntime.primitives import AsyncEstimator, AsyncSampler
+    from aioqruntime.primitives import (
+        AsyncEstimator,
+        AsyncExecutor,
+        AsyncSampler,
+        ExecutorOptions,
+        QuantumProgram,
+        QuantumProgramResult,
+    )
     from aioqruntime.runtime import (
         AsyncBatch,
         AsyncRuntimeJob,
@@ -63,6 +70,10 @@ _LAZY = {
     "ServiceBackend": "aioqruntime.runtime",
     "AsyncSampler": "aioqruntime.primitives",
     "AsyncEstimator": "aioqruntime.primitives",
+    "AsyncExecutor": "aioqruntime.primitives",
+    "ExecutorOptions": "aioqruntime.primitives",
+    "QuantumProgram": "aioqruntime.primitives",
+    "QuantumProgramResult": "aioqruntime.primitives",
     "LocalRuntimeServer": "aioqruntime.server",
 }
 
@@ -84,6 +95,7 @@ __all__ = [
     "AmbiguousSubmissionError",
     "AsyncBatch",
     "AsyncEstimator",
+    "AsyncExecutor",
     "AsyncRuntimeJob",
     "AsyncRuntimeService",
     "AsyncSampler",
@@ -92,6 +104,7 @@ __all__ = [
     "BadRequestError",
     "CodecError",
     "ConflictError",
+    "ExecutorOptions",
     "InsecureTransportWarning",
     "InternalServerError",
     "InvalidInputError",
@@ -106,6 +119,8 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "QRuntimeError",
+    "QuantumProgram",
+    "QuantumProgramResult",
     "RateLimitError",
     "ServiceBackend",
     "ServiceClosedError",

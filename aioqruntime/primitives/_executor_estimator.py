@@ -1,0 +1,290 @@
+"""The executor-based estimator: ``AsyncEstimator`` of :mod:`aioqruntime.executor_estimator`.
+
+The counterpart of the official client-side ``executor_estimator.Estimator``. The pubs become a
+``QuantumProgram`` on the client with IBM's ``qiskit-mitigation`` tasks (one samplex item per
+pub measuring the observables' bases, twirled as the options say, plus one TREX readout
+calibration item when measurement mitigation is on); the executor runs it; the client turns
+the bits into expectation values (readout-mitigated with TREX) as qiskit's ``PrimitiveResult``
+with ``evs``, ``stds`` and ``ensemble_standard_error``.
+
+Resilience levels 0 (nothing) and 1 (measurement twirling + TREX, the default) are supported;
+ZNE and PEC (level 2, ``zne_mitigation``/``pec_mitigation``) are refused before anything is
+sent. Preparation and post-processing run in worker threads. The wire is the official one
+(semantic role ``estimator_v2``, post-processor ``v0.1`` and ``qiskit_mitigation`` passthrough).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from aioqruntime._exceptions import CodecError, InvalidInputError
+from aioqruntime.primitives._executor import (
+    Mode,
+    QuantumProgram,
+    QuantumProgramResult,
+    decode_program_result,
+    encode_program,
+    resolve_mode,
+    submit_program,
+)
+from aioqruntime.primitives._executor_options import ExecutorEstimatorOptions, build_options
+from aioqruntime.primitives._executor_sampler import as_pub_list, check_pub_circuit, twirling_shots
+from aioqruntime.runtime import AsyncRuntimeJob, ServiceBackend
+
+__all__ = ["AsyncExecutorEstimator", "estimator_postprocess", "finalize_estimator_options"]
+
+SEMANTIC_ROLE: Final = "estimator_v2"
+POST_PROCESSOR_VERSION: Final = "v0.1"
+
+#: What each resilience level turns on when the options leave it ``None``.
+_LEVEL_DEFAULTS: Final = {
+    0: (False, False, False, False),
+    1: (False, True, True, False),
+    2: (True, True, True, True),
+}
+
+
+def finalize_estimator_options(options: ExecutorEstimatorOptions) -> ExecutorEstimatorOptions:
+    """Resolve every ``None`` from the resilience level; readout mitigation forces measurement
+    twirling. Refuses ZNE/PEC (not implemented) with :class:`InvalidInputError`."""
+    gates, measure, mitigate, zne = _LEVEL_DEFAULTS[options.resilience_level]
+    twirling = options.twirling
+    resilience = options.resilience
+    mitigate = (
+        resilience.measure_mitigation if resilience.measure_mitigation is not None else mitigate
+    )
+    zne = resilience.zne_mitigation if resilience.zne_mitigation is not None else zne
+    if zne:
+        raise InvalidInputError(
+            "zero-noise extrapolation (resilience_level 2 or resilience.zne_mitigation) is not "
+            "supported by aioqruntime's executor estimator yet: use resilience_level 0 or 1"
+        )
+    measure = twirling.enable_measure if twirling.enable_measure is not None else measure
+    return dataclasses.replace(
+        options,
+        twirling=dataclasses.replace(
+            twirling,
+            enable_gates=twirling.enable_gates if twirling.enable_gates is not None else gates,
+            enable_measure=bool(measure or mitigate),
+        ),
+        resilience=dataclasses.replace(
+            resilience, measure_mitigation=mitigate, zne_mitigation=False
+        ),
+    )
+
+
+def _resolve_shots(
+    coerced: list[Any], precision: float | None, options: ExecutorEstimatorOptions
+) -> tuple[int, float | None]:
+    """``(shots, precision)``: one precision for all pubs wins over ``default_shots``."""
+    precisions = {pub.precision if pub.precision is not None else precision for pub in coerced}
+    if len(precisions) != 1:
+        raise InvalidInputError(f"all pubs must have the same precision, got {precisions}")
+    resolved = next(iter(precisions))
+    if resolved is not None:
+        return math.ceil(1.0 / resolved**2), resolved
+    if options.default_shots is not None:
+        return options.default_shots, None
+    return math.ceil(1.0 / options.default_precision**2), None
+
+
+def _coerce(pubs: list[Any], precision: float | None) -> list[Any]:
+    from qiskit.primitives.containers.estimator_pub import EstimatorPub
+
+    coerced = []
+    for index, pub in enumerate(pubs):
+        try:
+            coerced.append(EstimatorPub.coerce(pub, precision))
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+            raise InvalidInputError(f"invalid estimator pub {index}: {exc}") from exc
+    return coerced
+
+
+def _has_projectors(pub: Any) -> bool:
+    projectors = set("01rl+-")
+    return any(set(term) & projectors for obs in pub.observables.ravel() for term in obs)
+
+
+def prepare_estimator_program(
+    pubs: list[Any],
+    options: ExecutorEstimatorOptions,
+    precision: float | None,
+    backend: ServiceBackend,
+) -> QuantumProgram:
+    """The pubs as one ``QuantumProgram`` of qiskit-mitigation tasks (worker thread)."""
+    from qiskit_mitigation import TREX, MitigationTask
+
+    coerced = _coerce(pubs, precision)
+    final = finalize_estimator_options(options)
+    shots, resolved_precision = _resolve_shots(coerced, precision, final)
+    mitigate = bool(final.resilience.measure_mitigation)
+    twirling = final.twirling
+    for index, pub in enumerate(coerced):
+        check_pub_circuit(index, pub.circuit, backend)
+        if mitigate and _has_projectors(pub):
+            raise InvalidInputError(
+                f"pub {index}: readout mitigation does not support projector observables "
+                "(0, 1, +, -, r, l); write them as Pauli sums or use resilience_level 0"
+            )
+    if twirling.enable_gates or twirling.enable_measure:
+        randomizations, per = twirling_shots(
+            shots, twirling.num_randomizations, twirling.shots_per_randomization
+        )
+    else:
+        randomizations, per = 1, shots
+    boxing = {
+        "enable_gates": bool(twirling.enable_gates),
+        "enable_measures": True,
+        "twirling_strategy": twirling.strategy.replace("-", "_"),
+        "twirling_group": twirling.group,
+        "add_tags": "none",
+        "measure_annotations": "all" if twirling.enable_measure else "change_basis",
+    }
+    trex = TREX() if mitigate else None
+    program = QuantumProgram(shots=per)
+    for pub in coerced:
+        try:
+            MitigationTask().prepare(
+                circuit=pub.circuit,
+                observables=pub.observables,
+                parameters=pub.parameter_values,
+                custom_boxing_options=boxing,
+                shots_per_randomization=per,
+                num_randomizations=randomizations,
+                broadcast_obs_and_params=True,
+                trex=trex,
+                quantum_program=program,
+            )
+        except ValueError as exc:
+            raise InvalidInputError(f"cannot prepare the estimator pub: {exc}") from exc
+    if trex is not None:
+        learning = final.resilience.measure_noise_learning.num_randomizations
+        trex_randomizations = randomizations if learning == "auto" else int(learning)
+        trex.prepare(trex_randomizations, program, {"add_tags": "none"})
+    passthrough = program.passthrough_data if isinstance(program.passthrough_data, dict) else {}
+    passthrough["post_processor"] = {
+        "version": POST_PROCESSOR_VERSION,
+        "options": dataclasses.asdict(final),
+        "shots": shots,
+        "precision": resolved_precision,
+        "circuits_metadata": [pub.circuit.metadata for pub in coerced],
+        "num_pubs": len(coerced),
+    }
+    program.passthrough_data = passthrough
+    return program
+
+
+# --- post-processing (worker thread) ---------------------------------------------------------
+
+
+def estimator_postprocess(result: QuantumProgramResult) -> Any:
+    """An executor result of the ``estimator_v2`` role as qiskit's ``PrimitiveResult``."""
+    from qiskit.primitives import PrimitiveResult
+    from qiskit.primitives.containers import DataBin, PubResult
+    from qiskit_mitigation import load_tasks_from_result
+
+    passthrough = result.passthrough_data
+    block = passthrough.get("post_processor") if isinstance(passthrough, dict) else None
+    if not isinstance(block, dict) or block.get("version") != POST_PROCESSOR_VERSION:
+        raise CodecError(
+            "the result carries no estimator post-processor v0.1 passthrough data",
+            path="/passthrough_data/post_processor",
+        )
+    if len(result) == 0:
+        return PrimitiveResult([])
+    count = int(block["num_pubs"])
+    circuits_metadata = block.get("circuits_metadata") or [None] * count
+    try:
+        tasks = load_tasks_from_result(result)
+    except ValueError as exc:
+        raise CodecError(
+            f"bad mitigation passthrough data: {exc}", path="/passthrough_data"
+        ) from exc
+    if len(tasks) != count or len(circuits_metadata) != count:
+        raise CodecError(f"expected {count} pubs, got {len(tasks)} tasks", path="/passthrough_data")
+    pub_results = []
+    for index, task in enumerate(tasks):
+        # JSON turned the tuple into a list; the library caches on it, so it must be hashable.
+        task.param_shape = tuple(task.param_shape)
+        raw = task.postprocess(result)
+        data = raw.data
+        # qiskit-mitigation's ``stds`` pools all shots; the per-twirl spread is the honest error.
+        renamed = DataBin(
+            evs=data.evs,
+            stds=data.twirl_stds,
+            ensemble_standard_error=data.stds,
+            shape=data.evs.shape,
+        )
+        metadata: dict[str, Any] = {}
+        compilation = {
+            key: value
+            for key, value in dataclasses.asdict(result[index].metadata).items()
+            if value is not None
+        }
+        if compilation:
+            metadata["compilation"] = compilation
+        if circuits_metadata[index] is not None:
+            metadata["circuit_metadata"] = circuits_metadata[index]
+        pub_results.append(PubResult(renamed, metadata=metadata))
+    metadata = {
+        "options": block.get("options"),
+        "target_precision": block.get("precision"),
+        "shots": block.get("shots"),
+        "executor": result.metadata,
+    }
+    return PrimitiveResult(pub_results, metadata=metadata)
+
+
+def _decode_estimator_result(text: str) -> Any:
+    return estimator_postprocess(decode_program_result(text))
+
+
+def _check_precision(value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidInputError(f"precision must be a finite number > 0, got {value!r}")
+
+
+class AsyncExecutorEstimator:
+    """Estimator on the ``executor`` program, as the official client-side ``Estimator``.
+
+    ``mode``: a backend, an :class:`AsyncSession`/:class:`AsyncBatch`, or ``None`` inside
+    ``async with AsyncSession(...)``. ``options``: :class:`ExecutorEstimatorOptions` or a nested
+    dict (``resilience_level``, ``default_precision``, ``twirling``, ``resilience``, ...).
+    """
+
+    def __init__(
+        self,
+        mode: Mode | None = None,
+        options: ExecutorEstimatorOptions | Mapping[str, Any] | None = None,
+    ) -> None:
+        self._mode = resolve_mode(mode)
+        self.options: ExecutorEstimatorOptions = build_options(ExecutorEstimatorOptions, options)
+        finalize_estimator_options(self.options)  # refuse ZNE/PEC now, not at run()
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    async def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> AsyncRuntimeJob:
+        """Submit one executor job for ``pubs`` and return it at once (``await job``)."""
+        if precision is not None:
+            _check_precision(precision)
+        items = as_pub_list(pubs)
+        options = build_options(ExecutorEstimatorOptions, self.options)
+        executor_options = options.executor_options(options.execution)
+
+        def prepare(backend: ServiceBackend) -> dict[str, Any]:
+            program = prepare_estimator_program(items, options, precision, backend)
+            return encode_program(program, executor_options, semantic_role=SEMANTIC_ROLE)
+
+        return await submit_program(
+            self._mode, prepare, executor_options.runtime_options(), _decode_estimator_result
+        )
