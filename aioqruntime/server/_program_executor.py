@@ -125,6 +125,12 @@ def parse_program(params: Any, *, max_inflated_bytes: int | None = None) -> Exec
             "params.schema_version: the local server runs executor schema 'v2.0', got "
             f"{params.get('schema_version')!r}"
         )
+    if isinstance(params, dict) and max_inflated_bytes is not None:
+        # Before the model reads the QPY header: a corrupt or oversized blob stops here.
+        program_doc = params.get("quantum_program")
+        blob = program_doc.get("circuits") if isinstance(program_doc, dict) else None
+        if isinstance(blob, dict) and isinstance(blob.get("b64_data"), str):
+            _check_inflated_size(blob["b64_data"], max_inflated_bytes)
     try:
         if isinstance(params, (str, bytes)):
             model = ParamsModel.model_validate_json(params)
@@ -132,14 +138,14 @@ def parse_program(params: Any, *, max_inflated_bytes: int | None = None) -> Exec
             model = ParamsModel.model_validate(params)
     except ValidationError as exc:
         raise ProgramError(_validation_message(exc)) from exc
+    except Exception as exc:  # the QPY header check inside the model raises zlib/struct errors
+        raise ProgramError(f"params.quantum_program.circuits: cannot be read: {exc}") from exc
     program = model.quantum_program
     if program.meas_level not in EMULATED_MEAS_LEVELS:
         raise ProgramError(
             f"params.quantum_program.meas_level: {program.meas_level!r} is not emulated by the "
             "local server (only 'classified')"
         )
-    if max_inflated_bytes is not None and hasattr(program.circuits, "b64_data"):
-        _check_inflated_size(program.circuits.b64_data, max_inflated_bytes)
     try:
         circuits = program.circuits.to_python()
     except Exception as exc:  # QPY/QASM decoding raises many types; all mean "bad circuits"
@@ -172,8 +178,6 @@ def _decode_item(index: int, circuit: Any, model: Any) -> ProgramItem:
     if model.item_type == "circuit":
         arguments = model.circuit_arguments.to_numpy().astype(np.float64, copy=False)
         n_parameters = circuit.num_parameters
-        if arguments.size == 0 and n_parameters == 0:
-            arguments = np.zeros((0,), dtype=np.float64)
         if arguments.ndim == 0 or arguments.shape[-1] != n_parameters:
             raise ProgramError(
                 f"{where}.circuit_arguments: the last axis must hold the circuit's "
