@@ -355,3 +355,64 @@ def run_executor(params_text: str, noise_model: Any) -> tuple[str, int]:
         semantic_role=source.semantic_role,
     )
     return result.model_dump_json(), program.executions
+
+
+# -- twirling for the V2 primitives --------------------------------------------------------------
+
+
+def run_twirled(
+    circuit: Any,
+    bindings: Any,
+    *,
+    num_randomizations: int,
+    shots_per_randomization: int,
+    enable_gates: bool,
+    enable_measures: bool,
+    strategy: str,
+    sampler: Any,
+    noise_model: Any,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray] | None:
+    """Sample a sampler pub the way the service twirls it, with samplomatic's boxes and samplex.
+
+    Each of ``num_randomizations`` random Pauli dressings runs ``shots_per_randomization`` shots;
+    measured bits are corrected by the drawn measurement flips, and the randomizations are laid
+    end to end on the shot axis: per classical register, booleans of shape
+    ``bindings.shape + (num_randomizations * shots_per_randomization, size)``. ``None`` when the
+    circuit cannot be boxed for twirling (samplomatic refuses it), so the caller runs it plainly.
+    """
+    from samplomatic import build
+    from samplomatic.transpiler import generate_boxing_pass_manager
+
+    try:
+        boxing = generate_boxing_pass_manager(
+            enable_gates=enable_gates,
+            enable_measures=enable_measures,
+            twirling_strategy=strategy.replace("-", "_"),
+        )
+        template, samplex = build(boxing.run(circuit))
+    except Exception:  # control flow, mid-circuit measurements...: not twirlable here
+        return None
+    arguments = samplex.inputs().make_broadcastable()
+    if circuit.num_parameters:
+        arguments["parameter_values"] = bindings.as_array(circuit.parameters)
+    item = ProgramItem(
+        0,
+        template,
+        (num_randomizations, *bindings.shape),
+        samplex=samplex,
+        samplex_arguments=arguments,
+    )
+    results = _run_item(item, shots_per_randomization, sampler, rng, noise_model)
+    corrected = {}
+    for register in circuit.cregs:
+        bits = results[register.name]
+        flips = results.get(f"measurement_flips.{register.name}")
+        if flips is not None:
+            bits = bits ^ flips
+        # (rand, *shape, shots, size) -> (*shape, rand * shots, size), randomizations outermost.
+        bits = np.moveaxis(bits, 0, len(bindings.shape))
+        corrected[register.name] = bits.reshape(
+            (*bindings.shape, num_randomizations * shots_per_randomization, register.size)
+        )
+    return corrected

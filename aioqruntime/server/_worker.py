@@ -58,7 +58,8 @@ def run_job(
         if program_id == "sampler":
             text, executions = _run_sampler(params, noise_model)
         elif program_id == "estimator":
-            text, executions = _run_estimator(params, noise_model)
+            properties = noise_device[1] if noise_device is not None else None
+            text, executions = _run_estimator(params, noise_model, properties)
         else:
             raise ValueError(f"program {program_id!r} cannot be simulated")
     except Exception:  # the job failed; its traceback is the job's error text
@@ -149,36 +150,118 @@ def _compact(circuit: Any, active: Sequence[int]) -> Any:
     return compact
 
 
+class Twirling:
+    """The twirling a V2 primitive job asked for, resolved as the service resolves it.
+
+    ``num_randomizations``/``shots_per_randomization`` are ints or ``"auto"``. When both are ints
+    their product is the pub's shot count unless the pub itself says (the pub is the primitive's
+    interface and always obeyed; ``default_shots`` is a Runtime option and yields).
+    """
+
+    def __init__(self, options: Mapping[str, Any], *, gates: bool, measure: bool) -> None:
+        twirling = options.get("twirling") or {}
+        given = {key: value for key, value in twirling.items() if value is not None}
+        self.enable_gates = bool(given.get("enable_gates", gates))
+        self.enable_measure = bool(given.get("enable_measure", measure))
+        self.num_randomizations: int | str = given.get("num_randomizations", "auto")
+        self.shots_per_randomization: int | str = given.get("shots_per_randomization", "auto")
+        self.strategy = str(given.get("strategy", "active-accum"))
+
+    @property
+    def active(self) -> bool:
+        return self.enable_gates or self.enable_measure
+
+    @property
+    def fixed_shots(self) -> int | None:
+        """``num_randomizations x shots_per_randomization`` when twirling and both are set."""
+        n, per = self.num_randomizations, self.shots_per_randomization
+        if self.active and isinstance(n, int) and isinstance(per, int):
+            return n * per
+        return None
+
+    def split(self, shots: int) -> tuple[int, int]:
+        """``(num_randomizations, shots_per_randomization)`` for ``shots`` (TwirlingOptions)."""
+        n, per = self.num_randomizations, self.shots_per_randomization
+        if not isinstance(per, int):
+            per = math.ceil(shots / n) if isinstance(n, int) else max(64, math.ceil(shots / 32))
+        if not isinstance(n, int):
+            n = math.ceil(shots / per)
+        return n, per
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "enable_gates": self.enable_gates,
+            "enable_measure": self.enable_measure,
+            "num_randomizations": self.num_randomizations,
+            "shots_per_randomization": self.shots_per_randomization,
+            "strategy": self.strategy,
+        }
+
+
+def sampler_twirling(options: Mapping[str, Any]) -> Twirling:
+    return Twirling(options, gates=False, measure=False)
+
+
+def sampler_pub_shots(pub_shots: int | None, options: Mapping[str, Any]) -> tuple[int, int | None]:
+    """``(shots executed per binding, num_randomizations or None)`` of one sampler pub."""
+    twirling = sampler_twirling(options)
+    shots = pub_shots or twirling.fixed_shots or int(options.get("default_shots") or DEFAULT_SHOTS)
+    if not twirling.active:
+        return shots, None
+    n, per = twirling.split(shots)
+    return n * per, n
+
+
 def _run_sampler(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
+    import numpy as np
     from qiskit.primitives import PrimitiveResult, SamplerPubResult
+    from qiskit.primitives.containers import BitArray, DataBin
     from qiskit.primitives.containers.sampler_pub import SamplerPub
     from qiskit_aer.primitives import SamplerV2
 
     from aioqruntime.codec import decode_sampler_params, dumps
+    from aioqruntime.server._program_executor import run_twirled
 
     options = _options(params)
-    default_shots = int(options.get("default_shots") or DEFAULT_SHOTS)
-    pubs = decode_sampler_params(params)
-    runnable = []
-    for pub in pubs:
-        circuit = pub.circuit
-        if noise_model is None:
-            circuit = _compact(circuit, _active_qubits(circuit))
-        runnable.append(SamplerPub(circuit, pub.parameter_values, pub.shots or default_shots))
-    sampler = SamplerV2(
-        default_shots=default_shots,
-        seed=_seed(options),
-        options={"backend_options": _backend_options(noise_model)},
-    )
-    result = sampler.run(runnable).result()
-    pub_results = [
-        SamplerPubResult(
-            pub_result.data,
-            metadata={"shots": pub.shots, "circuit_metadata": dict(original.circuit.metadata)},
-        )
-        for pub_result, pub, original in zip(result, runnable, pubs, strict=True)
-    ]
-    executions = sum(pub.shots * max(1, pub.parameter_values.size) for pub in runnable)
+    twirling = sampler_twirling(options)
+    seed = _seed(options)
+    rng = np.random.default_rng(seed)
+    sampler = SamplerV2(seed=seed, options={"backend_options": _backend_options(noise_model)})
+    pub_results, executions = [], 0
+    for pub in decode_sampler_params(params):
+        shots, randomizations = sampler_pub_shots(pub.shots, options)
+        metadata: dict[str, Any] = {"circuit_metadata": dict(pub.circuit.metadata)}
+        twirled = None
+        if randomizations is not None:
+            twirled = run_twirled(
+                pub.circuit,
+                pub.parameter_values,
+                num_randomizations=randomizations,
+                shots_per_randomization=shots // randomizations,
+                enable_gates=twirling.enable_gates,
+                enable_measures=twirling.enable_measure,
+                strategy=twirling.strategy,
+                sampler=sampler,
+                noise_model=noise_model,
+                rng=rng,
+            )
+        if twirled is not None:
+            arrays = {
+                name: BitArray.from_bool_array(bits, order="little")
+                for name, bits in twirled.items()
+            }
+            data = DataBin(**arrays, shape=pub.parameter_values.shape)
+            metadata["num_randomizations"] = randomizations
+        else:
+            # Not twirled (not asked, or not twirlable): the pub's own shot count, plainly.
+            shots = pub.shots or int(options.get("default_shots") or DEFAULT_SHOTS)
+            circuit = pub.circuit
+            if noise_model is None:
+                circuit = _compact(circuit, _active_qubits(circuit))
+            data = sampler.run([SamplerPub(circuit, pub.parameter_values, shots)]).result()[0].data
+        metadata["shots"] = shots
+        pub_results.append(SamplerPubResult(data, metadata=metadata))
+        executions += shots * max(1, pub.parameter_values.size)
     return dumps(PrimitiveResult(pub_results, metadata={"version": 2})), executions
 
 
@@ -213,7 +296,88 @@ def _observable_qubits(observables: Any, num_qubits: int) -> set[int]:
     return touched
 
 
-def _run_estimator(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
+class EstimatorPlan:
+    """What an estimator job gets: its options resolved per ``resilience_level`` (default 1).
+
+    Level 0 twirls nothing and mitigates nothing; level 1 twirls measurements and mitigates
+    readout (TREX); level 2 also twirls gates. Explicit options override the level's defaults.
+    ZNE, PEC and dynamical decoupling are not emulated, and the metadata says so.
+    """
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        options = _options(params)
+        level = params.get("resilience_level", 1)
+        self.level = 1 if level is None else int(level)
+        self.twirling = Twirling(options, gates=self.level == 2, measure=self.level >= 1)
+        resilience = options.get("resilience") or {}
+        self.measure_mitigation = bool(resilience.get("measure_mitigation", self.level >= 1))
+        self.default_precision = estimator_default_precision(options)
+
+    def pub_shots(self, pub_precision: float | None) -> tuple[int, int, float]:
+        """``(shots executed, num_randomizations, standard error simulated)`` of one pub."""
+        fixed = None if pub_precision is not None else self.twirling.fixed_shots
+        if fixed is not None:
+            shots, precision = fixed, 1.0 / math.sqrt(fixed)
+        else:
+            precision = pub_precision if pub_precision is not None else self.default_precision
+            shots = shots_for_precision(precision)
+        if not self.twirling.active:
+            return shots, 1, precision
+        randomizations, per = self.twirling.split(shots)
+        return randomizations * per, randomizations, precision
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "dynamical_decoupling": {"enable": False},
+            "twirling": self.twirling.metadata(),
+            "resilience": {
+                "measure_mitigation": self.measure_mitigation,
+                "zne_mitigation": False,
+                "pec_mitigation": False,
+            },
+            "version": 2,
+        }
+
+
+def _readout_fidelities(properties: Mapping[str, Any] | None) -> list[float]:
+    """Per qubit, ``1 - P(0|1) - P(1|0)``: how much readout error shrinks a twirled <Z>."""
+    fidelities = []
+    for records in (properties or {}).get("qubits") or []:
+        values = {r.get("name"): r.get("value") for r in records if isinstance(r, Mapping)}
+        p01 = float(values.get("prob_meas0_prep1") or values.get("readout_error") or 0.0)
+        p10 = float(values.get("prob_meas1_prep0") or values.get("readout_error") or 0.0)
+        fidelities.append(1.0 - p01 - p10)
+    return fidelities
+
+
+def _with_readout_error(observables: Any, num_qubits: int, fidelities: Sequence[float]) -> Any:
+    """Observables whose every Pauli term is scaled by the readout fidelity of its qubits.
+
+    Aer's estimator measures nothing, so its values are free of readout error; a device's are
+    not. Under measurement twirling the readout channel is symmetric and a Pauli term's value
+    shrinks by the product of its qubits' fidelities, which is what an unmitigated job sees.
+    """
+    from qiskit.primitives.containers import ObservablesArray
+
+    def factor(label: str) -> float:
+        value = 1.0
+        for position, char in enumerate(label):
+            qubit = num_qubits - 1 - position
+            if char != "I" and qubit < len(fidelities):
+                value *= fidelities[qubit]
+        return value
+
+    def scale(item: Any) -> Any:
+        if isinstance(item, list):
+            return [scale(x) for x in item]
+        return {label: coeff * factor(label) for label, coeff in item.items()}
+
+    return ObservablesArray(scale(observables.tolist()))
+
+
+def _run_estimator(
+    params: dict[str, Any], noise_model: Any, properties: Mapping[str, Any] | None = None
+) -> tuple[str, int]:
     from qiskit.primitives import PrimitiveResult, PubResult
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
     from qiskit_aer.primitives import EstimatorV2
@@ -221,9 +385,10 @@ def _run_estimator(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
     from aioqruntime.codec import decode_estimator_params, dumps
 
     options = _options(params)
-    default_precision = estimator_default_precision(options)
+    plan = EstimatorPlan(params)
     pubs = decode_estimator_params(params)
-    runnable = []
+    fidelities = _readout_fidelities(properties)
+    runnable, accounting = [], []
     for pub in pubs:
         circuit, observables = pub.circuit, pub.observables
         if noise_model is None:
@@ -232,13 +397,16 @@ def _run_estimator(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
             compact = _compact(circuit, active)
             if compact is not circuit:
                 circuit, observables = compact, _compact_observables(observables, n, active)
-        precision = pub.precision if pub.precision is not None else default_precision
+        elif not plan.measure_mitigation:
+            observables = _with_readout_error(observables, circuit.num_qubits, fidelities)
+        shots, randomizations, precision = plan.pub_shots(pub.precision)
+        accounting.append((shots, randomizations))
         runnable.append(EstimatorPub(circuit, observables, pub.parameter_values, precision))
     seed = _seed(options, "seed_estimator")
     run_options: dict[str, Any] = {} if seed is None else {"seed_simulator": seed}
     estimator = EstimatorV2(
         options={
-            "default_precision": default_precision,
+            "default_precision": plan.default_precision,
             "backend_options": _backend_options(noise_model),
             "run_options": run_options,
         }
@@ -246,28 +414,24 @@ def _run_estimator(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
     result = estimator.run(runnable).result()
     pub_results = []
     executions = 0
-    for pub_result, pub, original in zip(result, runnable, pubs, strict=True):
-        shots = shots_for_precision(pub.precision)
+    for pub_result, pub, original, (shots, randomizations) in zip(
+        result, runnable, pubs, accounting, strict=True
+    ):
         executions += shots * max(1, pub.size)
+        target = original.precision if original.precision is not None else plan.default_precision
         pub_results.append(
             PubResult(
                 pub_result.data,
                 metadata={
                     "shots": shots,
-                    "target_precision": pub.precision,
+                    "target_precision": target,
                     "circuit_metadata": dict(original.circuit.metadata),
                     "resilience": {},
-                    "num_randomizations": 1,
+                    "num_randomizations": randomizations,
                 },
             )
         )
-    metadata = {
-        "dynamical_decoupling": {"enable": False},
-        "twirling": {"enable_gates": False, "enable_measure": False},
-        "resilience": {},
-        "version": 2,
-    }
-    return dumps(PrimitiveResult(pub_results, metadata=metadata)), executions
+    return dumps(PrimitiveResult(pub_results, metadata=plan.metadata())), executions
 
 
 def estimator_default_precision(options: Mapping[str, Any]) -> float:

@@ -1,0 +1,228 @@
+"""The V2 ``sampler``/``estimator`` programs honour their twirling and resilience options (shot
+accounting, real randomizations, readout mitigation under ``noise``) and say what they applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit, transpile
+from qiskit.primitives.containers import BindingsArray
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.quantum_info import SparsePauliOp
+from qiskit_aer.primitives import SamplerV2
+
+from aioqruntime.codec import encode_estimator_pubs, loads
+from aioqruntime.server import LocalRuntimeServer, ServerConfig
+from aioqruntime.server._program_executor import run_twirled
+
+from .conftest import DEVICES, Api, bell, estimator_body, sampler_body
+
+
+async def result_of(api: Api, server: LocalRuntimeServer, body: dict[str, Any]) -> Any:
+    job_id = await api.submit(body)
+    await server.wait_for_job_state(job_id, "Completed")
+    response = await api.request("GET", f"/jobs/{job_id}/results")
+    assert response.status == 200
+    return loads(await response.text())
+
+
+def _bell_rows(bits: Any) -> set[str]:
+    return set(bits.get_counts())
+
+
+@pytest.mark.parametrize(
+    ("twirling", "pub_shots", "shots", "randomizations"),
+    [
+        # Both set: their product beats default_shots (1000).
+        ({"num_randomizations": 4, "shots_per_randomization": 25}, None, 100, 4),
+        # The pub's shots are always obeyed; 300 over 4 randomizations of 75.
+        ({"num_randomizations": 4}, 300, 300, 4),
+        # Both auto: max(64, ceil(1000 / 32)) = 64 per randomization, ceil(1000 / 64) = 16.
+        ({}, None, 1024, 16),
+    ],
+    ids=["product", "pub-shots", "auto"],
+)
+async def test_sampler_twirling_shot_accounting(
+    api: Api,
+    server: LocalRuntimeServer,
+    twirling: dict[str, Any],
+    pub_shots: int | None,
+    shots: int,
+    randomizations: int,
+) -> None:
+    options = {"default_shots": 1000, "twirling": {"enable_measure": True, **twirling}}
+    result = await result_of(api, server, sampler_body(shots=pub_shots, options=options))
+    bits = result[0].data.meas
+    assert bits.num_shots == shots == result[0].metadata["shots"]
+    assert result[0].metadata["num_randomizations"] == randomizations
+    # The flips were undone: a Bell pair reads 00 or 11 only, and both occur.
+    assert _bell_rows(bits) == {"00", "11"}
+
+
+async def test_sampler_without_twirling_says_nothing_of_randomizations(
+    api: Api, server: LocalRuntimeServer
+) -> None:
+    result = await result_of(api, server, sampler_body(shots=123))
+    assert result[0].data.meas.num_shots == 123
+    assert "num_randomizations" not in result[0].metadata
+
+
+def test_twirled_sampling_really_draws_distinct_randomizations() -> None:
+    """Each randomization binds its own Pauli dressing: the template runs with distinct values."""
+    runs: list[Any] = []
+
+    class Recording(SamplerV2):  # type: ignore[misc]
+        def run(self, pubs: Any, *, shots: int | None = None) -> Any:
+            runs.extend(pubs)
+            return super().run(pubs, shots=shots)
+
+    circuit = bell()
+    bits = run_twirled(
+        circuit,
+        BindingsArray(shape=()),
+        num_randomizations=12,
+        shots_per_randomization=20,
+        enable_gates=True,
+        enable_measures=True,
+        strategy="active-accum",
+        sampler=Recording(seed=5),
+        noise_model=None,
+        rng=np.random.default_rng(5),
+    )
+    assert bits is not None and bits["meas"].shape == (240, 2)
+    assert {tuple(row) for row in bits["meas"].tolist()} == {(False, False), (True, True)}
+    (pub,) = runs
+    values = pub.parameter_values.as_array()
+    assert values.shape[0] == 12
+    assert len({tuple(np.round(row, 6)) for row in values}) > 1
+
+
+def test_untwirlable_circuits_are_reported_not_faked() -> None:
+    circuit = QuantumCircuit(1, 1)
+    circuit.x(0)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.x(0)
+    circuit.measure(0, 0)
+    twirled = run_twirled(
+        circuit,
+        BindingsArray(shape=()),
+        num_randomizations=2,
+        shots_per_randomization=4,
+        enable_gates=True,
+        enable_measures=True,
+        strategy="active-accum",
+        sampler=SamplerV2(),
+        noise_model=None,
+        rng=np.random.default_rng(1),
+    )
+    assert twirled is None
+
+
+async def test_estimator_twirling_product_sets_the_shots_and_metadata_tells(
+    api: Api, server: LocalRuntimeServer
+) -> None:
+    options = {
+        "default_precision": 0.05,
+        "default_shots": 400,
+        "twirling": {
+            "enable_gates": True,
+            "enable_measure": True,
+            "strategy": "active",
+            "num_randomizations": 16,
+            "shots_per_randomization": 100,
+        },
+    }
+    body = estimator_body(SparsePauliOp("ZZ"), options=options)
+    result = await result_of(api, server, body)
+    assert result[0].metadata["shots"] == 1600
+    assert result[0].metadata["num_randomizations"] == 16
+    assert result.metadata["twirling"] == {
+        "enable_gates": True,
+        "enable_measure": True,
+        "num_randomizations": 16,
+        "shots_per_randomization": 100,
+        "strategy": "active",
+    }
+    assert result.metadata["resilience"] == {
+        "measure_mitigation": True,
+        "zne_mitigation": False,
+        "pec_mitigation": False,
+    }
+    assert result.metadata["dynamical_decoupling"] == {"enable": False}
+    # <ZZ> of a Bell pair is 1; the standard error is that of the 1600 shots taken.
+    assert abs(float(result[0].data.evs) - 1.0) < 5 / 40
+    assert float(result[0].data.stds) == pytest.approx(1 / 40)
+
+
+async def test_estimator_level_zero_twirls_and_mitigates_nothing(
+    api: Api, server: LocalRuntimeServer
+) -> None:
+    body = estimator_body(SparsePauliOp("ZZ"), precision=0.02)
+    body["params"]["resilience_level"] = 0
+    result = await result_of(api, server, body)
+    assert result.metadata["twirling"]["enable_measure"] is False
+    assert result.metadata["resilience"]["measure_mitigation"] is False
+    assert result[0].metadata["num_randomizations"] == 1
+    assert result[0].metadata["shots"] == 2500
+
+
+def _flipped_qubit_pub(level: int, measure_mitigation: bool | None) -> dict[str, Any]:
+    circuit = QuantumCircuit(1)
+    circuit.x(0)
+    isa = transpile(circuit, backend=DEVICES["ibm_local5"].backend(), initial_layout=[0])
+    observable = SparsePauliOp("Z").apply_layout(isa.layout)
+    pub = EstimatorPub.coerce((isa, observable), 0.001)
+    options: dict[str, Any] = {"simulator": {"seed_simulator": 9}}
+    if measure_mitigation is not None:
+        options["resilience"] = {"measure_mitigation": measure_mitigation}
+    return {
+        "program_id": "estimator",
+        "backend": "ibm_local5",
+        "params": {
+            "pubs": encode_estimator_pubs([pub]),
+            "options": options,
+            "version": 2,
+            "resilience_level": level,
+        },
+    }
+
+
+@pytest.mark.parametrize("config", [ServerConfig(noise=True)])
+async def test_noisy_estimator_mitigates_readout_from_level_one(
+    api: Api, server: LocalRuntimeServer
+) -> None:
+    properties = await api.json("GET", "/backends/ibm_local5/properties")
+    readout = {r["name"]: r["value"] for r in properties["qubits"][0]}
+    fidelity = 1 - readout["prob_meas0_prep1"] - readout["prob_meas1_prep0"]
+    raw = await result_of(api, server, _flipped_qubit_pub(0, None))
+    mitigated = await result_of(api, server, _flipped_qubit_pub(1, None))
+    opted_out = await result_of(api, server, _flipped_qubit_pub(1, False))
+    assert raw.metadata["resilience"]["measure_mitigation"] is False
+    assert mitigated.metadata["resilience"]["measure_mitigation"] is True
+    assert opted_out.metadata["resilience"]["measure_mitigation"] is False
+    # <Z> of |1> is -1, shrunk by gate noise alone once readout is mitigated, and by the readout
+    # fidelity as well when it is not (each value is simulated to +-0.001).
+    assert float(mitigated[0].data.evs) < -0.9
+    ratio = float(raw[0].data.evs) / float(mitigated[0].data.evs)
+    assert ratio == pytest.approx(fidelity, abs=0.006)
+    assert float(opted_out[0].data.evs) == pytest.approx(float(raw[0].data.evs), abs=0.006)
+
+
+@pytest.mark.parametrize(
+    ("twirling", "needle"),
+    [
+        ({"num_randomizations": 0}, "twirling.num_randomizations"),
+        ({"shots_per_randomization": "many"}, "twirling.shots_per_randomization"),
+        ({"strategy": "sometimes"}, "twirling.strategy"),
+        ({"enable_measure": "yes"}, "twirling.enable_measure"),
+    ],
+)
+async def test_bad_twirling_options_are_refused(
+    api: Api, twirling: dict[str, Any], needle: str
+) -> None:
+    body = sampler_body(options={"twirling": twirling})
+    answer = await api.json("POST", "/jobs", json=body, status=400)
+    assert needle in answer["errors"][0]["message"]
