@@ -53,6 +53,7 @@ __all__ = [
     "ResultMetadata",
     "decode_program_result",
     "encode_program",
+    "refuse_dry_run",
     "resolve_mode",
     "submit_program",
 ]
@@ -337,6 +338,12 @@ def resolve_mode(mode: object) -> Mode:
     return mode
 
 
+def refuse_dry_run(dry_run: object) -> None:
+    """The official ``run(..., dry_run=True)`` asks the service for mock data: not emulated."""
+    if dry_run is not False:
+        raise InvalidInputError("dry_run=True is not supported by aioqruntime (run the job)")
+
+
 async def mode_backend(mode: Mode) -> ServiceBackend:
     if isinstance(mode, AsyncSession):
         return await mode.target_backend()
@@ -391,8 +398,9 @@ class AsyncExecutor:
     def mode(self) -> Mode:
         return self._mode
 
-    async def run(self, program: QuantumProgram) -> AsyncRuntimeJob:
+    async def run(self, program: QuantumProgram, *, dry_run: bool = False) -> AsyncRuntimeJob:
         """Submit ``program`` as one ``executor`` job and return it at once."""
+        refuse_dry_run(dry_run)
         options = build_options(ExecutorOptions, self.options)
         runtime = options.runtime_options()
         # The official QuantumProgram carries its role; samplomatic's has none.

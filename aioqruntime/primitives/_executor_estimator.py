@@ -27,6 +27,7 @@ from aioqruntime.primitives._executor import (
     QuantumProgramResult,
     decode_program_result,
     encode_program,
+    refuse_dry_run,
     resolve_mode,
     submit_program,
 )
@@ -273,8 +274,11 @@ class AsyncExecutorEstimator:
     def mode(self) -> Mode:
         return self._mode
 
-    async def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> AsyncRuntimeJob:
+    async def run(
+        self, pubs: Iterable[Any], *, precision: float | None = None, dry_run: bool = False
+    ) -> AsyncRuntimeJob:
         """Submit one executor job for ``pubs`` and return it at once (``await job``)."""
+        refuse_dry_run(dry_run)
         if precision is not None:
             _check_precision(precision)
         items = as_pub_list(pubs)

@@ -28,6 +28,7 @@ from aioqruntime.primitives._executor import (
     QuantumProgramResult,
     decode_program_result,
     encode_program,
+    refuse_dry_run,
     resolve_mode,
     submit_program,
 )
@@ -321,8 +322,11 @@ class AsyncExecutorSampler:
     def mode(self) -> Mode:
         return self._mode
 
-    async def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> AsyncRuntimeJob:
+    async def run(
+        self, pubs: Iterable[Any], *, shots: int | None = None, dry_run: bool = False
+    ) -> AsyncRuntimeJob:
         """Submit one executor job for ``pubs`` and return it at once (``await job``)."""
+        refuse_dry_run(dry_run)
         if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int)):
             raise InvalidInputError(f"shots must be an int, got {shots!r}")
         if shots is not None and shots < 1:

@@ -93,6 +93,8 @@ async def test_sampler_pubs_refused_before_anything_is_sent() -> None:
             await sampler.run(isa)  # type: ignore[arg-type]
         with pytest.raises(InvalidInputError, match="shots"):
             await sampler.run([isa], shots=0)
+        with pytest.raises(InvalidInputError, match="dry_run"):
+            await sampler.run([isa], dry_run=True)
         assert api_requests(server, "POST", "/jobs") == []
 
 
@@ -111,6 +113,8 @@ async def test_estimator_pubs_refused_before_anything_is_sent() -> None:
             await estimator.run([(isa, zz)], precision=-1)
         with pytest.raises(InvalidInputError, match="estimator pub"):
             await estimator.run([(isa, "not an observable")])
+        with pytest.raises(InvalidInputError, match="dry_run"):
+            await estimator.run([(isa, zz)], dry_run=True)
         assert api_requests(server, "POST", "/jobs") == []
 
 
