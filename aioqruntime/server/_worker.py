@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = ["DEFAULT_PRECISION", "DEFAULT_SHOTS", "JobOutcome", "run_job", "warm_up"]
@@ -339,40 +339,71 @@ class EstimatorPlan:
         }
 
 
-def _readout_fidelities(properties: Mapping[str, Any] | None) -> list[float]:
-    """Per qubit, ``1 - P(0|1) - P(1|0)``: how much readout error shrinks a twirled <Z>."""
-    fidelities = []
+#: Pauli terms wider than this get the symmetric (twirled) readout model only: the exact
+#: untwirled one expands a term into all its sub-terms.
+_MAX_EXPANDED_SUPPORT = 10
+
+
+def _readout_errors(properties: Mapping[str, Any] | None) -> list[tuple[float, float]]:
+    """Per qubit ``(P(0|1), P(1|0))`` from the device's calibration."""
+    errors = []
     for records in (properties or {}).get("qubits") or []:
         values = {r.get("name"): r.get("value") for r in records if isinstance(r, Mapping)}
         p01 = float(values.get("prob_meas0_prep1") or values.get("readout_error") or 0.0)
         p10 = float(values.get("prob_meas1_prep0") or values.get("readout_error") or 0.0)
-        fidelities.append(1.0 - p01 - p10)
-    return fidelities
+        errors.append((p01, p10))
+    return errors
 
 
-def _with_readout_error(observables: Any, num_qubits: int, fidelities: Sequence[float]) -> Any:
-    """Observables whose every Pauli term is scaled by the readout fidelity of its qubits.
+def _with_readout_error(
+    observables: Any, num_qubits: int, errors: Sequence[tuple[float, float]], *, twirled: bool
+) -> Any:
+    """Observables whose values are what a device's readout makes of the exact ones.
 
     Aer's estimator measures nothing, so its values are free of readout error; a device's are
-    not. Under measurement twirling the readout channel is symmetric and a Pauli term's value
-    shrinks by the product of its qubits' fidelities, which is what an unmitigated job sees.
+    not. Read out, a qubit's ±1 outcome ``s`` becomes ``f·s + d`` on average, with fidelity
+    ``f = 1 - P(0|1) - P(1|0)`` and offset ``d = P(0|1) - P(1|0)`` (zero once measurements are
+    twirled, which symmetrises the channel). Errors being independent per qubit, a Pauli term on
+    support ``S`` reads as the sum over ``T ⊆ S`` of ``prod_T f · prod_{S∖T} d`` times the term
+    restricted to ``T``: a linear map of the observable, so the exact answer is one Aer run.
     """
+    from itertools import combinations
+
     from qiskit.primitives.containers import ObservablesArray
 
-    def factor(label: str) -> float:
-        value = 1.0
-        for position, char in enumerate(label):
-            qubit = num_qubits - 1 - position
-            if char != "I" and qubit < len(fidelities):
-                value *= fidelities[qubit]
-        return value
+    def expand(label: str, coeff: float) -> Iterator[tuple[str, float]]:
+        support = [p for p, char in enumerate(label) if char != "I"]
+        fid = {p: _fidelity(errors, num_qubits - 1 - p) for p in support}
+        off = {p: 0.0 if twirled else _offset(errors, num_qubits - 1 - p) for p in support}
+        if not any(off.values()) or len(support) > _MAX_EXPANDED_SUPPORT:
+            yield label, coeff * math.prod(fid.values())
+            return
+        for size in range(len(support) + 1):
+            for kept in combinations(support, size):
+                weight = math.prod(fid[p] if p in kept else off[p] for p in support)
+                chars = [char if p in kept else "I" for p, char in enumerate(label)]
+                yield "".join(chars), coeff * weight
 
-    def scale(item: Any) -> Any:
+    def rewrite(item: Any) -> Any:
         if isinstance(item, list):
-            return [scale(x) for x in item]
-        return {label: coeff * factor(label) for label, coeff in item.items()}
+            return [rewrite(x) for x in item]
+        out: dict[str, float] = {}
+        for label, coeff in item.items():
+            for term, value in expand(label, coeff):
+                out[term] = out.get(term, 0.0) + value
+        return out
 
-    return ObservablesArray(scale(observables.tolist()))
+    return ObservablesArray(rewrite(observables.tolist()))
+
+
+def _fidelity(errors: Sequence[tuple[float, float]], qubit: int) -> float:
+    p01, p10 = errors[qubit] if qubit < len(errors) else (0.0, 0.0)
+    return 1.0 - p01 - p10
+
+
+def _offset(errors: Sequence[tuple[float, float]], qubit: int) -> float:
+    p01, p10 = errors[qubit] if qubit < len(errors) else (0.0, 0.0)
+    return p01 - p10
 
 
 def _run_estimator(
@@ -387,7 +418,7 @@ def _run_estimator(
     options = _options(params)
     plan = EstimatorPlan(params)
     pubs = decode_estimator_params(params)
-    fidelities = _readout_fidelities(properties)
+    readout = _readout_errors(properties)
     runnable, accounting = [], []
     for pub in pubs:
         circuit, observables = pub.circuit, pub.observables
@@ -398,7 +429,9 @@ def _run_estimator(
             if compact is not circuit:
                 circuit, observables = compact, _compact_observables(observables, n, active)
         elif not plan.measure_mitigation:
-            observables = _with_readout_error(observables, circuit.num_qubits, fidelities)
+            observables = _with_readout_error(
+                observables, circuit.num_qubits, readout, twirled=plan.twirling.enable_measure
+            )
         shots, randomizations, precision = plan.pub_shots(pub.precision)
         accounting.append((shots, randomizations))
         runnable.append(EstimatorPub(circuit, observables, pub.parameter_values, precision))
