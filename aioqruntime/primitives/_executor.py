@@ -51,6 +51,7 @@ __all__ = [
     "QuantumProgramItemResult",
     "QuantumProgramResult",
     "ResultMetadata",
+    "decode_executor_result",
     "decode_program_result",
     "encode_program",
     "refuse_dry_run",
@@ -312,6 +313,26 @@ def decode_program_result(text: str) -> QuantumProgramResult:
         passthrough_data=_tree_from_wire(model.passthrough_data),
         semantic_role=model.semantic_role,
     )
+
+
+def decode_executor_result(text: str) -> Any:
+    """Any executor job's results, as the job's submitter meant them (worker thread).
+
+    A result of the ``sampler_v2`` / ``estimator_v2`` role (ours or the official client's
+    client-side primitives) becomes their ``PrimitiveResult``; any other a
+    :class:`QuantumProgramResult`. For jobs found again by id (``service.job``, ``resume``),
+    whose submitter is not known here.
+    """
+    from aioqruntime.primitives._executor_estimator import estimator_postprocess
+    from aioqruntime.primitives._executor_sampler import sampler_postprocess
+
+    result = decode_program_result(text)
+    post_processors: dict[str | None, Callable[[QuantumProgramResult], Any]] = {
+        "sampler_v2": sampler_postprocess,
+        "estimator_v2": estimator_postprocess,
+    }
+    post_process = post_processors.get(result.semantic_role)
+    return result if post_process is None else post_process(result)
 
 
 def _utc(moment: Any) -> Any:

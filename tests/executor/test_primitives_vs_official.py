@@ -25,6 +25,8 @@ from aioqruntime import AsyncRuntimeService, AsyncSampler, AsyncSession
 from aioqruntime.executor_estimator import AsyncEstimator as ExecutorEstimator
 from aioqruntime.executor_sampler import AsyncSampler as ExecutorSampler
 from aioqruntime.primitives import _executor_sampler
+from aioqruntime.primitives._executor import decode_executor_result
+from aioqruntime.protocol import job_results
 
 BACKEND = "ibm_local5"
 
@@ -229,3 +231,23 @@ async def test_post_processing_runs_in_a_worker_thread(
         assert sum(result[0].data.meas.get_counts().values()) == 10
         assert threads
         assert threading.get_ident() not in threads
+
+
+async def test_a_job_of_the_official_sampler_is_read_by_our_decoder(
+    ours: Callable[[], AsyncRuntimeService], official: Callable[[], Any]
+) -> None:
+    """The other direction: the official client's executor-sampler results, decoded by us."""
+    from qiskit_ibm_runtime.executor_sampler import Sampler
+
+    def theirs() -> Any:
+        official_backend = official().backend(BACKEND)
+        sampler = Sampler(official_backend, options={"twirling": {"enable_measure": True}})
+        job = sampler.run([_isa(official_backend, _bell())], shots=300)
+        return job.job_id(), job.result()[0].data.meas.get_counts()
+
+    job_id, their_counts = await _official(theirs)
+    async with ours() as service:
+        response = await service.transport.send(job_results(job_id))
+    decoded = await anyio.to_thread.run_sync(decode_executor_result, response.text())
+    assert decoded[0].data.meas.get_counts() == their_counts
+    assert decoded[0].metadata["num_randomizations"] == 5
