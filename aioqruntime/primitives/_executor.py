@@ -134,70 +134,24 @@ def encode_program(
     CPU work (QPY, zlib, base64): call it in a worker thread. Raises :class:`InvalidInputError`
     for a program the schema refuses.
     """
-    from ibm_quantum_schemas.common import (
-        CompressedQpyDataModel,
-        CompressedTensorModel,
-        F64CompressedTensorModel,
-        PauliLindbladMapModel,
-        SamplexModel,
-    )
+    from ibm_quantum_schemas.common import CompressedQpyDataModel
     from ibm_quantum_schemas.executor.version_2_0 import (
-        CircuitItemModel,
         OptionsModel,
         ParamsModel,
         QuantumProgramModel,
-        SamplexItemModel,
     )
     from pydantic import ValidationError
     from qiskit.qpy import QPY_VERSION
-    from samplomatic.ssv import SSV
-    from samplomatic.tensor_interface import PauliLindbladMapSpecification
 
-    items: list[Any] = []
-    for index, item in enumerate(program.items):
-        chunk = "auto" if item.chunk_size is None else item.chunk_size
-        if isinstance(item, CircuitItem):
-            arguments = np.asarray(item.circuit_arguments, dtype=np.float64)
-            items.append(
-                CircuitItemModel(
-                    circuit_arguments=F64CompressedTensorModel.from_numpy(arguments),
-                    chunk_size=chunk,
-                    shape=[],
-                )
-            )
-        elif isinstance(item, SamplexItem):
-            values: dict[str, Any] = {}
-            interface = item.samplex_arguments
-            for spec in interface.specs:
-                if spec.name not in interface:
-                    continue
-                value = interface[spec.name]
-                if isinstance(value, np.ndarray):
-                    values[spec.name] = CompressedTensorModel.from_numpy(value)
-                elif isinstance(spec, PauliLindbladMapSpecification):
-                    values[spec.name] = PauliLindbladMapModel.from_pauli_lindblad_map(value)
-                else:
-                    values[spec.name] = value
-            items.append(
-                SamplexItemModel(
-                    samplex=SamplexModel.from_samplex(item.samplex, ssv=SSV),
-                    samplex_arguments=values,
-                    shape=list(item.shape),
-                    chunk_size=chunk,
-                )
-            )
-        else:
-            raise InvalidInputError(
-                f"program item {index} is a {type(item).__name__}, not a CircuitItem or SamplexItem"
-            )
     try:
         model = ParamsModel(
             quantum_program=QuantumProgramModel(
                 shots=program.shots,
+                # All circuits in one QPY blob, as the service wants them.
                 circuits=CompressedQpyDataModel.from_python(
                     [item.circuit for item in program.items], qpy_version=QPY_VERSION
                 ),
-                items=items,
+                items=[_item_model(index, item) for index, item in enumerate(program.items)],
                 meas_level=program.meas_level,
                 passthrough_data=_tree_to_wire(program.passthrough_data),
                 semantic_role=semantic_role,
@@ -208,6 +162,50 @@ def encode_program(
         raise InvalidInputError(f"the quantum program is not valid: {exc}") from exc
     params: dict[str, Any] = model.model_dump(mode="json")
     return params
+
+
+def _item_model(index: int, item: object) -> Any:
+    """One program item as its schema model (its circuit travels in the program's QPY blob)."""
+    from ibm_quantum_schemas.common import (
+        CompressedTensorModel,
+        F64CompressedTensorModel,
+        PauliLindbladMapModel,
+        SamplexModel,
+    )
+    from ibm_quantum_schemas.executor.version_2_0 import CircuitItemModel, SamplexItemModel
+    from samplomatic.ssv import SSV
+    from samplomatic.tensor_interface import PauliLindbladMapSpecification
+
+    if isinstance(item, CircuitItem):
+        return CircuitItemModel(
+            circuit_arguments=F64CompressedTensorModel.from_numpy(
+                np.asarray(item.circuit_arguments, dtype=np.float64)
+            ),
+            chunk_size="auto" if item.chunk_size is None else item.chunk_size,
+            shape=[],
+        )
+    if not isinstance(item, SamplexItem):
+        raise InvalidInputError(
+            f"program item {index} is a {type(item).__name__}, not a CircuitItem or SamplexItem"
+        )
+    values: dict[str, Any] = {}
+    interface = item.samplex_arguments
+    for spec in interface.specs:
+        if spec.name not in interface:
+            continue  # left to the samplex's default
+        value = interface[spec.name]
+        if isinstance(value, np.ndarray):
+            values[spec.name] = CompressedTensorModel.from_numpy(value)
+        elif isinstance(spec, PauliLindbladMapSpecification):
+            values[spec.name] = PauliLindbladMapModel.from_pauli_lindblad_map(value)
+        else:
+            values[spec.name] = value
+    return SamplexItemModel(
+        samplex=SamplexModel.from_samplex(item.samplex, ssv=SSV),
+        samplex_arguments=values,
+        shape=list(item.shape),
+        chunk_size="auto" if item.chunk_size is None else item.chunk_size,
+    )
 
 
 def _tree_to_wire(tree: Any) -> Any:
