@@ -19,6 +19,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from samplomatic.quantum_program import CircuitItem
 
 from aioqruntime import (
+    AsyncBatch,
     AsyncExecutor,
     AsyncSampler,
     AsyncSession,
@@ -112,6 +113,18 @@ async def test_executor_and_v2_sampler_share_one_session() -> None:
         assert server.job(sampler_job.job_id()).program_id == "sampler"
         assert program_result[0]["meas"].shape == (50, 2)
         assert sum(sampler_result[0].data.meas.get_counts().values()) == 50
+
+
+async def test_executor_jobs_in_a_batch() -> None:
+    async with local_service() as (server, service):
+        backend = await service.backend("ibm_local5")
+        program = QuantumProgram(shots=20, items=[CircuitItem(_isa(backend, _bell()))])
+        async with AsyncBatch(backend) as batch:
+            jobs = [await AsyncExecutor(batch).run(program) for _ in range(3)]
+            results = [await job for job in jobs]
+        assert {job.session_id for job in jobs} == {batch.session_id}
+        assert all(server.job(job.job_id()).session_id == batch.session_id for job in jobs)
+        assert [r[0]["meas"].shape for r in results] == [(20, 2)] * 3
 
 
 async def test_mode_none_takes_the_current_session() -> None:
