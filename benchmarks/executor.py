@@ -17,6 +17,12 @@ Printed: wall time, HTTP requests per job (from the server's ``/_local/requests`
 lag (p50 / p99 / max, ms), with ratios official/ours.
 
     python benchmarks/executor.py [--jobs 100] [--shots 1024] [--threads 8] [--skip-sequential]
+                                  [--gc-freeze]
+
+The worst lag is usually one full (generation 2) garbage collection of this process's heap
+(qiskit, samplomatic, pydantic models: several hundred ms on a loaded 2-core machine), which
+any client pays; ``--gc-freeze`` calls ``gc.freeze()`` after the warm-up job, for every client
+alike, to show the lag without it.
 
 Loopback only (the guard refuses any other host).
 """
@@ -24,6 +30,7 @@ Loopback only (the guard refuses any other host).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import statistics
@@ -231,29 +238,36 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--skip-sequential", action="store_true")
+    parser.add_argument("--gc-freeze", action="store_true")
     args = parser.parse_args()
     refuse_non_loopback()
     print(f"{args.jobs} jobs of {args.shots} shots per client, each on a fresh server process")
     variants: list[int | None] = [] if args.skip_sequential else [None]
     variants.append(args.threads)
-    runs = [measured(lambda server: anyio.run(run_ours, server, args.jobs, args.shots))]
+    runs = [
+        measured(lambda server: anyio.run(run_ours, server, args.jobs, args.shots), args.gc_freeze)
+    ]
     for threads in variants:
         runs.append(
             measured(
                 lambda server, threads=threads: anyio.run(  # type: ignore[misc]
                     run_official, server, args.jobs, args.shots, threads
-                )
+                ),
+                args.gc_freeze,
             )
         )
     report(runs)
 
 
-def measured(step: Callable[[Server], Run]) -> Run:
+def measured(step: Callable[[Server], Run], gc_freeze: bool) -> Run:
     """``step`` against a fresh server process (warmed up by one job), stopped afterwards."""
     server = start_server()
     try:
         # One job first, so that no measured run pays the simulation worker's start-up.
         anyio.run(run_ours, server, 1, 100)
+        if gc_freeze:
+            gc.collect()
+            gc.freeze()
         run = step(server)
     finally:
         crashed = server.process.poll()
