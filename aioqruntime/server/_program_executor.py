@@ -259,16 +259,113 @@ def _snap_to_clifford(values: np.ndarray) -> np.ndarray:
     return np.where(np.abs(quarter_turns - nearest) < _CLIFFORD_SNAP, nearest * (np.pi / 2), values)
 
 
-def _bindings(item: ProgramItem, parameter_values: np.ndarray | None) -> Any:
-    from qiskit.primitives.containers.bindings_array import BindingsArray
+def _bound_values(item: ProgramItem, parameter_values: np.ndarray | None) -> np.ndarray:
+    """The item's parameter values, ``item.shape + (num_parameters,)``, in ``circuit.parameters``
+    order (the order of ``circuit_arguments`` and of a samplex's ``parameter_values``)."""
+    n_parameters = item.circuit.num_parameters
+    if n_parameters == 0 or parameter_values is None:
+        return np.zeros((*item.shape, 0))
+    values = np.broadcast_to(parameter_values.astype(np.float64), (*item.shape, n_parameters))
+    return _snap_to_clifford(values)
 
-    if item.circuit.num_parameters == 0:
-        return BindingsArray(shape=item.shape)
-    assert parameter_values is not None
-    values = np.broadcast_to(
-        parameter_values.astype(np.float64), (*item.shape, item.circuit.num_parameters)
-    )
-    return BindingsArray({tuple(item.circuit.parameters): _snap_to_clifford(values)})
+
+#: Largest sub-circuit a wide noiseless circuit is cut into (a 2^12 statevector is instant).
+_PACK_QUBITS = 12
+
+
+def _independent_parts(circuit: Any) -> list[list[int]] | None:
+    """Qubits of the circuit in groups no gate couples, packed into parts of few qubits.
+
+    A twirled ISA circuit dresses every measured qubit of a wide device with parametric gates, so
+    it is as wide as the device even when only pairs interact; simulated whole, its statevector
+    would not fit in memory. Without noise, groups that share no gate evolve independently and
+    can be sampled apart. ``None`` when it cannot be cut (control flow, a classical bit written
+    from two groups) or there is nothing to gain (one part).
+    """
+    parent = list(range(circuit.num_qubits))
+
+    def root(qubit: int) -> int:
+        while parent[qubit] != qubit:
+            parent[qubit] = parent[parent[qubit]]
+            qubit = parent[qubit]
+        return qubit
+
+    active: set[int] = set()
+    writers: dict[int, set[int]] = {}
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if getattr(operation, "blocks", ()):
+            return None
+        if operation.name == "barrier":
+            continue
+        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+        active.update(qubits)
+        for other in qubits[1:]:
+            parent[root(other)] = root(qubits[0])
+        for clbit in instruction.clbits:
+            writers.setdefault(circuit.find_bit(clbit).index, set()).update(qubits)
+    if any(len({root(q) for q in qubits}) > 1 for qubits in writers.values()):
+        return None
+    groups: dict[int, list[int]] = {}
+    for qubit in sorted(active):
+        groups.setdefault(root(qubit), []).append(qubit)
+    parts: list[list[int]] = []
+    for group in sorted(groups.values(), key=len, reverse=True):
+        home = next((p for p in parts if len(p) + len(group) <= _PACK_QUBITS), None)
+        if home is None:
+            parts.append(list(group))
+        else:
+            home.extend(group)
+    return [sorted(part) for part in parts] if len(parts) > 1 else None
+
+
+def _part_of(circuit: Any, qubits: Sequence[int]) -> Any:
+    """The instructions of ``circuit`` on ``qubits`` only, renumbered; all classical bits kept."""
+    from qiskit.circuit import QuantumCircuit, QuantumRegister
+
+    register = QuantumRegister(len(qubits), "q")
+    position = {q: i for i, q in enumerate(qubits)}
+    part = QuantumCircuit(register, *circuit.cregs)
+    loose = [bit for bit in circuit.clbits if not circuit.find_bit(bit).registers]
+    if loose:
+        part.add_bits(loose)
+    for instruction in circuit.data:
+        if instruction.operation.name == "barrier":
+            continue
+        indices = [circuit.find_bit(q).index for q in instruction.qubits]
+        if indices[0] in position:
+            mapped = [register[position[q]] for q in indices]
+            part.append(instruction.operation, mapped, instruction.clbits, copy=False)
+    return part
+
+
+def _pubs_for(item: ProgramItem, values: np.ndarray, shots: int, noise_model: Any) -> list[Any]:
+    """Sampler pubs whose measured bits, OR-ed register by register, are the item's."""
+    from qiskit.primitives.containers.bindings_array import BindingsArray
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+    from aioqruntime.server._worker import _active_qubits, _compact
+
+    circuit = item.circuit
+    parts = None if noise_model is not None else _independent_parts(circuit)
+    if parts is None:
+        if noise_model is None:
+            circuit = _compact(circuit, _active_qubits(circuit))
+        pieces = [(circuit, list(range(values.shape[-1])))]
+    else:
+        order = {parameter: index for index, parameter in enumerate(item.circuit.parameters)}
+        pieces = []
+        for qubits in parts:
+            part = _part_of(item.circuit, qubits)
+            pieces.append((part, [order[parameter] for parameter in part.parameters]))
+    pubs = []
+    for piece, columns in pieces:
+        if columns:
+            bindings = BindingsArray({tuple(piece.parameters): values[..., columns]})
+        else:
+            bindings = BindingsArray(shape=item.shape)
+        pubs.append(SamplerPub(piece, bindings, shots))
+    return pubs
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -277,23 +374,20 @@ def _bindings(item: ProgramItem, parameter_values: np.ndarray | None) -> Any:
 def _run_item(
     item: ProgramItem, shots: int, sampler: Any, rng: np.random.Generator, noise_model: Any
 ) -> dict[str, np.ndarray]:
-    from qiskit.primitives.containers.sampler_pub import SamplerPub
-
-    from aioqruntime.server._worker import _active_qubits, _compact
-
     if item.samplex is not None:
         results = _sample_samplex(item, rng)
         parameter_values = results.pop("parameter_values", None)
     else:
         results, parameter_values = {}, item.circuit_arguments
-    circuit = item.circuit
-    if noise_model is None:
-        circuit = _compact(circuit, _active_qubits(circuit))
-    pub = SamplerPub(circuit, _bindings(item, parameter_values), shots)
-    data = sampler.run([pub]).result()[0].data
+    values = _bound_values(item, parameter_values)
+    pubs = _pubs_for(item, values, shots, noise_model)
+    outcome = sampler.run(pubs).result()
     for register in item.circuit.cregs:
-        bits = getattr(data, register.name).to_bool_array(order="little")
-        results[register.name] = bits.reshape((*item.shape, shots, register.size))
+        bits = np.zeros((*item.shape, shots, register.size), dtype=bool)
+        for pub_result in outcome:
+            measured = getattr(pub_result.data, register.name).to_bool_array(order="little")
+            bits |= measured.reshape(bits.shape)
+        results[register.name] = bits
     return results
 
 
