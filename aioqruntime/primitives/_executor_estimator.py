@@ -7,10 +7,11 @@ calibration item when measurement mitigation is on); the executor runs it; the c
 the bits into expectation values (readout-mitigated with TREX) as qiskit's ``PrimitiveResult``
 with ``evs``, ``stds`` and ``ensemble_standard_error``.
 
-Resilience levels 0 (nothing) and 1 (measurement twirling + TREX, the default) are supported;
-ZNE and PEC (level 2, ``zne_mitigation``/``pec_mitigation``) are refused before anything is
-sent. Preparation and post-processing run in worker threads. The wire is the official one
-(semantic role ``estimator_v2``, post-processor ``v0.1`` and ``qiskit_mitigation`` passthrough).
+Resilience levels 0 (nothing), 1 (measurement twirling + TREX, the default) and 2 (also gate
+twirling and zero-noise extrapolation by gate folding) are supported; PEC and PEA, which need
+learned layer noise models, are refused before anything is sent. Preparation and
+post-processing run in worker threads. The wire is the official one (semantic role
+``estimator_v2``, post-processor ``v0.1`` and ``qiskit_mitigation`` passthrough).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ __all__ = ["AsyncExecutorEstimator", "estimator_postprocess", "finalize_estimato
 SEMANTIC_ROLE: Final = "estimator_v2"
 POST_PROCESSOR_VERSION: Final = "v0.1"
 
+#: Gate folding amplifiers: which gates fold when a factor needs only some of them.
+_FOLDING_METHODS: Final = {
+    "gate_folding": "random",
+    "gate_folding_front": "front",
+    "gate_folding_back": "back",
+}
+
 #: What each resilience level turns on when the options leave it ``None``.
 _LEVEL_DEFAULTS: Final = {
     0: (False, False, False, False),
@@ -50,30 +58,24 @@ _LEVEL_DEFAULTS: Final = {
 
 def finalize_estimator_options(options: ExecutorEstimatorOptions) -> ExecutorEstimatorOptions:
     """Resolve every ``None`` from the resilience level; readout mitigation forces measurement
-    twirling. Refuses ZNE/PEC (not implemented) with :class:`InvalidInputError`."""
+    twirling. (PEC and PEA were refused when the options were checked.)"""
     gates, measure, mitigate, zne = _LEVEL_DEFAULTS[options.resilience_level]
     twirling = options.twirling
     resilience = options.resilience
-    mitigate = (
-        resilience.measure_mitigation if resilience.measure_mitigation is not None else mitigate
-    )
-    zne = resilience.zne_mitigation if resilience.zne_mitigation is not None else zne
-    if zne:
-        raise InvalidInputError(
-            "zero-noise extrapolation (resilience_level 2 or resilience.zne_mitigation) is not "
-            "supported by aioqruntime's executor estimator yet: use resilience_level 0 or 1"
-        )
-    measure = twirling.enable_measure if twirling.enable_measure is not None else measure
+    if resilience.measure_mitigation is not None:
+        mitigate = resilience.measure_mitigation
+    if resilience.zne_mitigation is not None:
+        zne = resilience.zne_mitigation
+    if twirling.enable_measure is not None:
+        measure = twirling.enable_measure
+    if twirling.enable_gates is not None:
+        gates = twirling.enable_gates
     return dataclasses.replace(
         options,
         twirling=dataclasses.replace(
-            twirling,
-            enable_gates=twirling.enable_gates if twirling.enable_gates is not None else gates,
-            enable_measure=bool(measure or mitigate),
+            twirling, enable_gates=gates, enable_measure=bool(measure or mitigate)
         ),
-        resilience=dataclasses.replace(
-            resilience, measure_mitigation=mitigate, zne_mitigation=False
-        ),
+        resilience=dataclasses.replace(resilience, measure_mitigation=mitigate, zne_mitigation=zne),
     )
 
 
@@ -116,7 +118,7 @@ def prepare_estimator_program(
     backend: ServiceBackend,
 ) -> QuantumProgram:
     """The pubs as one ``QuantumProgram`` of qiskit-mitigation tasks (worker thread)."""
-    from qiskit_mitigation import TREX, MitigationTask
+    from qiskit_mitigation import TREX
 
     coerced = _coerce(pubs, precision)
     final = finalize_estimator_options(options)
@@ -146,9 +148,10 @@ def prepare_estimator_program(
     }
     trex = TREX() if mitigate else None
     program = QuantumProgram(shots=per)
+    task_class, extra = _task_kind(final)
     for pub in coerced:
         try:
-            MitigationTask().prepare(
+            task_class().prepare(
                 circuit=pub.circuit,
                 observables=pub.observables,
                 parameters=pub.parameter_values,
@@ -158,6 +161,7 @@ def prepare_estimator_program(
                 broadcast_obs_and_params=True,
                 trex=trex,
                 quantum_program=program,
+                **extra,
             )
         except ValueError as exc:
             raise InvalidInputError(f"cannot prepare the estimator pub: {exc}") from exc
@@ -168,7 +172,7 @@ def prepare_estimator_program(
     passthrough = program.passthrough_data if isinstance(program.passthrough_data, dict) else {}
     passthrough["post_processor"] = {
         "version": POST_PROCESSOR_VERSION,
-        "options": dataclasses.asdict(final),
+        "options": _options_record(final),
         "shots": shots,
         "precision": resolved_precision,
         "circuits_metadata": [pub.circuit.metadata for pub in coerced],
@@ -178,13 +182,35 @@ def prepare_estimator_program(
     return program
 
 
+def _options_record(options: ExecutorEstimatorOptions) -> dict[str, Any]:
+    """The finalized options for the result metadata (the layer noise model stays out: big)."""
+    record = dataclasses.asdict(options)
+    record["resilience"].pop("layer_noise_model", None)
+    return record
+
+
+def _task_kind(options: ExecutorEstimatorOptions) -> tuple[Any, dict[str, Any]]:
+    """The qiskit-mitigation task class for the options, and its extra ``prepare`` arguments."""
+    from qiskit_mitigation import GateFolding, MitigationTask
+
+    if not options.resilience.zne_mitigation:
+        return MitigationTask, {}
+    zne = options.resilience.zne
+    return GateFolding, {
+        "folding_method": _FOLDING_METHODS[zne.amplifier],
+        "noise_factors": zne.resolved_noise_factors(),
+        "extrapolator": zne.extrapolators(),
+        "extrapolated_noise_factors": zne.resolved_extrapolated_factors(),
+    }
+
+
 # --- post-processing (worker thread) ---------------------------------------------------------
 
 
 def estimator_postprocess(result: QuantumProgramResult) -> Any:
     """An executor result of the ``estimator_v2`` role as qiskit's ``PrimitiveResult``."""
     from qiskit.primitives import PrimitiveResult
-    from qiskit.primitives.containers import DataBin, PubResult
+    from qiskit.primitives.containers import PubResult
     from qiskit_mitigation import load_tasks_from_result
 
     passthrough = result.passthrough_data
@@ -211,25 +237,10 @@ def estimator_postprocess(result: QuantumProgramResult) -> Any:
         # JSON turned the tuple into a list; the library caches on it, so it must be hashable.
         task.param_shape = tuple(task.param_shape)
         raw = task.postprocess(result)
-        data = raw.data
-        # qiskit-mitigation's ``stds`` pools all shots; the per-twirl spread is the honest error.
-        renamed = DataBin(
-            evs=data.evs,
-            stds=data.twirl_stds,
-            ensemble_standard_error=data.stds,
-            shape=data.evs.shape,
-        )
-        metadata: dict[str, Any] = {}
-        compilation = {
-            key: value
-            for key, value in dataclasses.asdict(result[index].metadata).items()
-            if value is not None
-        }
-        if compilation:
-            metadata["compilation"] = compilation
+        metadata = _pub_metadata(result, task, raw)
         if circuits_metadata[index] is not None:
             metadata["circuit_metadata"] = circuits_metadata[index]
-        pub_results.append(PubResult(renamed, metadata=metadata))
+        pub_results.append(PubResult(_renamed(raw.data, task), metadata=metadata))
     metadata = {
         "options": block.get("options"),
         "target_precision": block.get("precision"),
@@ -237,6 +248,52 @@ def estimator_postprocess(result: QuantumProgramResult) -> Any:
         "executor": result.metadata,
     }
     return PrimitiveResult(pub_results, metadata=metadata)
+
+
+def _renamed(data: Any, task: Any) -> Any:
+    """The official field names: ``stds`` is the spread over randomizations (the honest error),
+    ``ensemble_standard_error`` pools all shots (qiskit-mitigation calls them the other way)."""
+    from qiskit.primitives.containers import DataBin
+    from qiskit_mitigation import GateFolding
+
+    if isinstance(task, GateFolding):
+        return DataBin(
+            evs=data.evs,
+            stds=data.stds,
+            evs_noise_factors=data.evs_noise_factors,
+            stds_noise_factors=data.stds_twirl_noise_factors,
+            ensemble_stds_noise_factors=data.stds_noise_factors,
+            evs_extrapolated=data.evs_extrapolated,
+            stds_extrapolated=data.stds_extrapolated,
+            shape=data.evs.shape,
+        )
+    return DataBin(
+        evs=data.evs, stds=data.twirl_stds, ensemble_standard_error=data.stds, shape=data.evs.shape
+    )
+
+
+def _pub_metadata(result: QuantumProgramResult, task: Any, raw: Any) -> dict[str, Any]:
+    """Compilation metadata of the pub's items (one per noise factor with ZNE) and, with ZNE,
+    the extrapolator chosen for each expectation value."""
+    import numpy as np
+    from qiskit_mitigation import GateFolding
+
+    first = int(task._program_item_index)
+    count = len(task.noise_factors) if isinstance(task, GateFolding) else 1
+    compilations = [
+        {k: v for k, v in dataclasses.asdict(result[first + i].metadata).items() if v is not None}
+        for i in range(count)
+    ]
+    # As the official estimator: always there, one per noise factor with ZNE.
+    metadata: dict[str, Any] = {"compilation": compilations if count > 1 else compilations[0]}
+    if isinstance(task, GateFolding):
+        chosen = [
+            names[0] if all(name == names[0] for name in names) else "multiple"
+            for names in raw.metadata["selected_extrapolators"]
+        ]
+        shape = np.broadcast_shapes(tuple(task.param_shape), task.observables.shape)
+        metadata["resilience"] = {"zne": {"extrapolators": np.asarray(chosen).reshape(shape)}}
+    return metadata
 
 
 def _decode_estimator_result(text: str) -> Any:
@@ -268,7 +325,6 @@ class AsyncExecutorEstimator:
     ) -> None:
         self._mode = resolve_mode(mode)
         self.options: ExecutorEstimatorOptions = build_options(ExecutorEstimatorOptions, options)
-        finalize_estimator_options(self.options)  # refuse ZNE/PEC now, not at run()
 
     @property
     def mode(self) -> Mode:

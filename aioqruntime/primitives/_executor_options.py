@@ -29,9 +29,12 @@ __all__ = [
     "ExecutorOptions",
     "ExecutorSamplerOptions",
     "MeasureNoiseLearningOptions",
+    "PecOptions",
     "ResilienceOptions",
     "SamplerExecutionOptions",
+    "SimulatorOptions",
     "TwirlingOptions",
+    "ZneOptions",
     "build_options",
 ]
 
@@ -200,31 +203,142 @@ class MeasureNoiseLearningOptions:
         _check_auto_int(f"{path}.num_randomizations", self.num_randomizations)
 
 
+#: Extrapolators of zero-noise extrapolation, with the noise factors each one needs at least.
+EXTRAPOLATOR_POINTS: Final = {
+    "linear": 2,
+    "exponential": 2,
+    "double_exponential": 4,
+    "fallback": 1,
+    **{f"polynomial_degree_{degree}": degree + 1 for degree in range(1, 8)},
+}
+#: What ``noise_factors="auto"`` means.
+DEFAULT_NOISE_FACTORS: Final = (1.0, 3.0, 5.0)
+_AMPLIFIERS: Final = ("gate_folding", "gate_folding_front", "gate_folding_back", "pea")
+
+
+@dataclass
+class ZneOptions:
+    """Zero-noise extrapolation by gate folding (``"pea"`` needs learned noise: refused)."""
+
+    amplifier: str = "gate_folding"
+    noise_factors: Any = "auto"
+    extrapolator: Any = ("exponential", "linear")
+    extrapolated_noise_factors: Any = "auto"
+
+    def check(self, path: str) -> None:
+        _check_choice(f"{path}.amplifier", self.amplifier, _AMPLIFIERS)
+        factors = self.resolved_noise_factors(path)
+        if len(factors) < 2:
+            raise _fail(f"{path}.noise_factors", "at least two numbers >= 1 or 'auto'", factors)
+        for name in self.extrapolators(path):
+            needed = EXTRAPOLATOR_POINTS[name]
+            if len(factors) < needed:
+                raise InvalidInputError(
+                    f"option {path}.extrapolator {name!r} needs at least {needed} noise factors, "
+                    f"got {len(factors)}"
+                )
+        self.resolved_extrapolated_factors(path)
+
+    def resolved_noise_factors(self, path: str = "resilience.zne") -> list[float]:
+        if self.noise_factors == "auto":
+            return list(DEFAULT_NOISE_FACTORS)
+        return _numbers(f"{path}.noise_factors", self.noise_factors, minimum=1.0)
+
+    def resolved_extrapolated_factors(self, path: str = "resilience.zne") -> list[float]:
+        if self.extrapolated_noise_factors == "auto":
+            return [0.0, *self.resolved_noise_factors(path)]
+        return _numbers(
+            f"{path}.extrapolated_noise_factors", self.extrapolated_noise_factors, minimum=0.0
+        )
+
+    def extrapolators(self, path: str = "resilience.zne") -> list[str]:
+        names = [self.extrapolator] if isinstance(self.extrapolator, str) else self.extrapolator
+        if not isinstance(names, (list, tuple)) or not names:
+            raise _fail(f"{path}.extrapolator", "an extrapolator name or a list of them", names)
+        for name in names:
+            _check_choice(f"{path}.extrapolator", name, tuple(EXTRAPOLATOR_POINTS))
+        return list(names)
+
+
+def _numbers(path: str, values: object, *, minimum: float) -> list[float]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise _fail(path, f"a list of numbers >= {minimum:g} or 'auto'", values)
+    for value in values:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < minimum
+        ):
+            raise _fail(path, f"a list of numbers >= {minimum:g} or 'auto'", values)
+    return [float(value) for value in values]
+
+
+@dataclass
+class PecOptions:
+    """Probabilistic error cancellation (needs learned layer noise: not supported yet)."""
+
+    max_overhead: float | None = 100
+    noise_gain: float | str = "auto"
+
+    def check(self, path: str) -> None:
+        _check_number(f"{path}.max_overhead", self.max_overhead, positive=True, optional=True)
+        if self.noise_gain != "auto":
+            _check_number(f"{path}.noise_gain", self.noise_gain, positive=False)
+
+
 @dataclass
 class ResilienceOptions:
-    """Error mitigation of the estimator: readout mitigation (TREX) only, for now.
+    """Error mitigation of the estimator: readout mitigation (TREX) and ZNE by gate folding.
 
-    ``zne_mitigation`` and ``pec_mitigation`` exist so official option dicts load, but ``True``
-    is refused (not implemented by aioqruntime yet) rather than silently ignored.
+    PEC and PEA need learned layer noise models (the noise learner is not emulated): turning
+    them on is refused rather than silently ignored.
     """
 
     measure_mitigation: bool | None = None
     measure_noise_learning: MeasureNoiseLearningOptions = field(
         default_factory=MeasureNoiseLearningOptions
     )
-    zne_mitigation: bool | None = None
     pec_mitigation: bool = False
+    pec: PecOptions = field(default_factory=PecOptions)
+    zne_mitigation: bool | None = None
+    zne: ZneOptions = field(default_factory=ZneOptions)
+    layer_noise_model: Any = None
 
     def check(self, path: str) -> None:
         _check_bool(f"{path}.measure_mitigation", self.measure_mitigation, optional=True)
         _check_bool(f"{path}.zne_mitigation", self.zne_mitigation, optional=True)
         _check_bool(f"{path}.pec_mitigation", self.pec_mitigation)
-        for name in ("zne_mitigation", "pec_mitigation"):
-            if getattr(self, name):
-                raise InvalidInputError(
-                    f"option {path}.{name}=True is not supported by aioqruntime's executor "
-                    "estimator yet (resilience levels 0 and 1, readout mitigation, are)"
-                )
+        self.measure_noise_learning.check(f"{path}.measure_noise_learning")
+        self.pec.check(f"{path}.pec")
+        self.zne.check(f"{path}.zne")
+        if self.pec_mitigation:
+            raise InvalidInputError(
+                f"option {path}.pec_mitigation=True is not supported by aioqruntime's executor "
+                "estimator (PEC needs learned layer noise models; the noise learner is not "
+                "emulated)"
+            )
+        if self.zne_mitigation and self.zne.amplifier == "pea":
+            raise InvalidInputError(
+                f"option {path}.zne.amplifier='pea' is not supported by aioqruntime's executor "
+                "estimator (PEA needs learned layer noise models); use gate folding"
+            )
+
+
+@dataclass
+class SimulatorOptions:
+    """The official client's local testing mode options. Accepted so that option dicts written
+    for it load; like the official client with a service backend, a job does not use them."""
+
+    angle_decimals: int = 5
+    layer_noise_model: Any = None
+    seed_simulator: int | None = None
+    warn_absent: bool = True
+
+    def check(self, path: str) -> None:
+        _check_int(f"{path}.angle_decimals", self.angle_decimals, minimum=0)
+        _check_int(f"{path}.seed_simulator", self.seed_simulator, minimum=0, optional=True)
+        _check_bool(f"{path}.warn_absent", self.warn_absent)
 
 
 @dataclass
@@ -235,12 +349,14 @@ class ExecutorOptions:
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
     experimental: dict[str, Any] = field(default_factory=dict)
     max_execution_time: int | None = None
+    simulator: SimulatorOptions = field(default_factory=SimulatorOptions)
 
     def check(self) -> None:
         _check_int("max_execution_time", self.max_execution_time, minimum=1, optional=True)
         _check_dict("experimental", self.experimental)
         self.environment.check("environment")
         self.execution.check("execution")
+        self.simulator.check("simulator")
 
     def runtime_options(self) -> RuntimeOptions:
         """The job's top-level fields (``max_execution_time`` here wins over the environment's)."""
@@ -269,6 +385,7 @@ class _PrimitiveOptions:
     max_execution_time: int | None = None
     experimental: dict[str, Any] = field(default_factory=dict)
     environment: EnvironmentOptions = field(default_factory=EnvironmentOptions)
+    simulator: SimulatorOptions = field(default_factory=SimulatorOptions)
 
     def check(self) -> None:
         _check_int("max_execution_time", self.max_execution_time, minimum=1, optional=True)
@@ -276,6 +393,7 @@ class _PrimitiveOptions:
         self.environment.check("environment")
         self.dynamical_decoupling.check("dynamical_decoupling")
         self.twirling.check("twirling")
+        self.simulator.check("simulator")
 
     def executor_options(self, execution: ExecutionOptions) -> ExecutorOptions:
         """The executor's options for a job of this primitive."""
@@ -292,6 +410,7 @@ class _PrimitiveOptions:
             execution=low,
             experimental=experimental,
             max_execution_time=self.max_execution_time,
+            simulator=dataclasses.replace(self.simulator),
         )
 
 

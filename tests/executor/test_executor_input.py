@@ -38,8 +38,11 @@ def _isa(backend: Any, circuit: QuantumCircuit) -> QuantumCircuit:
 @pytest.mark.parametrize(
     "options",
     [
-        {"resilience_level": 2},
-        {"resilience": {"zne_mitigation": True}},
+        {"resilience": {"zne_mitigation": True, "zne": {"amplifier": "pea"}}},
+        {"resilience": {"zne": {"noise_factors": [1]}}},
+        {"resilience": {"zne": {"noise_factors": [0.5, 1, 3]}}},
+        {"resilience": {"zne": {"extrapolator": "double_exponential"}}},
+        {"resilience": {"zne": {"extrapolator": "cubic_spline"}}},
         {"resilience": {"pec_mitigation": True}},
         {"resilience_level": 3},
         {"default_precision": 0},

@@ -141,6 +141,7 @@ async def test_estimator_default_options_match_the_official_estimator(
     circuit = QuantumCircuit(2)
     circuit.ry(theta, 0)
     circuit.cx(0, 1)
+    circuit.metadata = {"label": "ry-sweep"}
     angles = np.array([[0.0], [math.pi / 3], [2.0]])
 
     def pub(backend: Any) -> Any:
@@ -166,7 +167,50 @@ async def test_estimator_default_options_match_the_official_estimator(
         exact = np.stack([np.ones(3), np.cos(angles[:, 0])])
         assert np.all(np.abs(ours_data.evs - exact) <= 5 * ours_data.stds + 0.02)
         assert our_result.metadata["shots"] == their_result.metadata["shots"] == 2500
+        assert our_result[0].metadata == their_result[0].metadata
         assert our_result.metadata["target_precision"] == 0.02
+
+
+# Noiseless data has zero spread at some factors: the library then fits unweighted, and says so.
+@pytest.mark.filterwarnings("ignore:No positive, finite standard errors:UserWarning")
+async def test_estimator_zne_level_2_matches_the_official_estimator(
+    ours: Callable[[], AsyncRuntimeService], official: Callable[[], Any]
+) -> None:
+    """resilience_level 2: gate and measurement twirling, TREX and gate-folding ZNE."""
+    from qiskit_ibm_runtime.executor_estimator import Estimator
+
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+
+    def pub(backend: Any) -> Any:
+        isa = _isa(backend, circuit)
+        return (isa, [SparsePauliOp(label).apply_layout(isa.layout) for label in ("ZZ", "XX")])
+
+    options = {"resilience_level": 2}
+    async with ours() as service:
+        backend = await service.backend(BACKEND)
+        estimator = ExecutorEstimator(backend, options=options)
+        our_result = await (await estimator.run([pub(backend)], precision=0.05))
+
+    def theirs() -> Any:
+        official_backend = official().backend(BACKEND)
+        estimator = Estimator(official_backend, options=options)
+        return estimator.run([pub(official_backend)], precision=0.05).result()
+
+    their_result = await _official(theirs)
+    ours_data, their_data = our_result[0].data, their_result[0].data
+    assert set(ours_data.keys()) == set(their_data.keys())
+    assert ours_data.evs_noise_factors.shape == their_data.evs_noise_factors.shape == (2, 3)
+    assert ours_data.evs_extrapolated.shape == their_data.evs_extrapolated.shape
+    # Noiseless: every noise factor gives <ZZ> = <XX> = 1 up to shot noise.
+    factors = ours_data.evs_noise_factors
+    assert np.all(np.abs(factors - 1.0) <= 5 * ours_data.stds_noise_factors + 0.02)
+    difference = np.abs(factors - their_data.evs_noise_factors)
+    combined = np.sqrt(ours_data.stds_noise_factors**2 + their_data.stds_noise_factors**2)
+    assert np.all(difference <= 5 * combined + 0.02)
+    assert our_result[0].metadata["resilience"]["zne"]["extrapolators"].shape == (2,)
+    assert set(our_result[0].metadata) == set(their_result[0].metadata)
 
 
 async def test_a_job_of_our_sampler_is_read_by_the_official_client(
