@@ -172,3 +172,39 @@ def test_automatic_twirling_shots_cover_the_request(shots: int) -> None:
     assert per >= 64
     assert randomizations * per >= shots
     assert (randomizations - 1) * per < shots
+
+
+@pytest.mark.parametrize(
+    ("official_name", "ours"),
+    [
+        ("ExecutorOptions", "ExecutorOptions"),
+        ("SamplerOptions", "ExecutorSamplerOptions"),
+        ("EstimatorOptions", "ExecutorEstimatorOptions"),
+    ],
+)
+def test_the_official_option_trees_load_as_ours(official_name: str, ours: str) -> None:
+    """Every field of the official options (defaults, and a customised copy) is one of ours."""
+    import dataclasses
+
+    from qiskit_ibm_runtime import options_models
+
+    from aioqruntime.primitives import _executor_options
+
+    official = getattr(options_models, official_name)()
+    official.environment.job_tags = ["a"]
+    official.max_execution_time = 60
+    dumped = official.model_dump()
+    built = _executor_options.build_options(getattr(_executor_options, ours), dumped)
+    record = dataclasses.asdict(built)
+    assert record["environment"]["job_tags"] == ["a"]
+    assert record["max_execution_time"] == 60
+
+    def names(tree: dict[str, Any], prefix: str = "") -> set[str]:
+        found = set()
+        for key, value in tree.items():
+            found.add(prefix + key)
+            if isinstance(value, dict) and key != "experimental":
+                found |= names(value, f"{prefix}{key}.")
+        return found
+
+    assert names(record) == names(dumped)
