@@ -24,7 +24,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from aioqruntime import AsyncRuntimeService, AsyncSampler, AsyncSession
 from aioqruntime.executor_estimator import AsyncEstimator as ExecutorEstimator
 from aioqruntime.executor_sampler import AsyncSampler as ExecutorSampler
-from aioqruntime.primitives import _executor_sampler
+from aioqruntime.primitives import _executor_estimator, _executor_sampler
 from aioqruntime.primitives._executor import decode_executor_result
 from aioqruntime.protocol import job_results
 
@@ -258,23 +258,44 @@ async def test_executor_primitives_and_v2_primitives_share_a_session(
         assert abs(float(results[2][0].data.evs) - 1.0) <= 5 * float(results[2][0].data.stds) + 1e-9
 
 
-async def test_post_processing_runs_in_a_worker_thread(
+async def test_preparation_and_post_processing_run_in_worker_threads(
     ours: Callable[[], AsyncRuntimeService], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threads: list[int] = []
-    original = _executor_sampler.sampler_postprocess
+    threads: dict[str, list[int]] = {}
 
-    def recording(result: Any) -> Any:
-        threads.append(threading.get_ident())
-        return original(result)
+    def recording(name: str, module: Any) -> None:
+        original = getattr(module, name)
 
-    monkeypatch.setattr(_executor_sampler, "sampler_postprocess", recording)
+        def wrapper(*args: Any) -> Any:
+            threads.setdefault(name, []).append(threading.get_ident())
+            return original(*args)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    recording("prepare_sampler_program", _executor_sampler)
+    recording("sampler_postprocess", _executor_sampler)
+    recording("prepare_estimator_program", _executor_estimator)
+    recording("estimator_postprocess", _executor_estimator)
+    circuit = _bell()
     async with ours() as service:
         backend = await service.backend(BACKEND)
-        result = await (await ExecutorSampler(backend).run([_isa(backend, _bell())], shots=10))
-        assert sum(result[0].data.meas.get_counts().values()) == 10
-        assert threads
-        assert threading.get_ident() not in threads
+        isa = _isa(backend, circuit)
+        sampled = await (await ExecutorSampler(backend).run([isa], shots=10))
+        observable = SparsePauliOp("ZZ").apply_layout(isa.layout)
+        unmeasured = isa.remove_final_measurements(inplace=False)
+        estimated = await (await ExecutorEstimator(backend).run([(unmeasured, observable)]))
+    assert sum(sampled[0].data.meas.get_counts().values()) == 10
+    assert estimated[0].data.evs.shape == ()
+    assert sorted(threads) == sorted(
+        [
+            "prepare_sampler_program",
+            "sampler_postprocess",
+            "prepare_estimator_program",
+            "estimator_postprocess",
+        ]
+    )
+    loop_thread = threading.get_ident()
+    assert all(loop_thread not in idents for idents in threads.values())
 
 
 async def test_a_job_of_the_official_sampler_is_read_by_our_decoder(
