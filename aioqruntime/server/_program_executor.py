@@ -510,3 +510,48 @@ def run_twirled(
             (*bindings.shape, num_randomizations * shots_per_randomization, register.size)
         )
     return corrected
+
+
+def twirled_gate_bindings(
+    circuit: Any,
+    bindings: Any,
+    *,
+    num_randomizations: int,
+    strategy: str,
+    extra_axes: int,
+    rng: np.random.Generator,
+) -> tuple[Any, Any] | None:
+    """A gate-twirled template of an estimator circuit and its bindings, one row per randomization.
+
+    The bindings have shape ``(num_randomizations,) + (1,) * extra_axes + bindings.shape``: the
+    singleton axes keep the pub's observables broadcasting as before, so averaging the estimates
+    over the first axis gives the twirled estimate of the pub. ``None`` when samplomatic cannot
+    box the circuit.
+    """
+    from qiskit.primitives.containers.bindings_array import BindingsArray
+    from samplomatic import build
+    from samplomatic.transpiler import generate_boxing_pass_manager
+
+    try:
+        boxing = generate_boxing_pass_manager(
+            enable_gates=True, enable_measures=False, twirling_strategy=strategy.replace("-", "_")
+        )
+        template, samplex = build(boxing.run(circuit))
+    except Exception:  # not twirlable here (control flow, ...)
+        return None
+    arguments = samplex.inputs().make_broadcastable()
+    if circuit.num_parameters:
+        arguments["parameter_values"] = bindings.as_array(circuit.parameters)
+    item = ProgramItem(
+        0,
+        template,
+        (num_randomizations, *bindings.shape),
+        samplex=samplex,
+        samplex_arguments=arguments,
+    )
+    values = _bound_values(item, _sample_samplex(item, rng).get("parameter_values"))
+    shape = (num_randomizations, *(1,) * extra_axes, *bindings.shape)
+    if template.num_parameters == 0:
+        return template, BindingsArray(shape=shape)
+    values = values.reshape((*shape, template.num_parameters))
+    return template, BindingsArray({tuple(template.parameters): values})

@@ -312,6 +312,8 @@ class EstimatorPlan:
         resilience = options.get("resilience") or {}
         self.measure_mitigation = bool(resilience.get("measure_mitigation", self.level >= 1))
         self.default_precision = estimator_default_precision(options)
+        #: Cleared when a pub could not be gate-twirled, so the metadata does not claim it.
+        self.gates_twirled = True
 
     def pub_shots(self, pub_precision: float | None) -> tuple[int, int, float]:
         """``(shots executed, num_randomizations, standard error simulated)`` of one pub."""
@@ -329,7 +331,10 @@ class EstimatorPlan:
     def metadata(self) -> dict[str, Any]:
         return {
             "dynamical_decoupling": {"enable": False},
-            "twirling": self.twirling.metadata(),
+            "twirling": {
+                **self.twirling.metadata(),
+                "enable_gates": self.twirling.enable_gates and self.gates_twirled,
+            },
             "resilience": {
                 "measure_mitigation": self.measure_mitigation,
                 "zne_mitigation": False,
@@ -406,9 +411,39 @@ def _offset(errors: Sequence[tuple[float, float]], qubit: int) -> float:
     return p01 - p10
 
 
+def _gate_twirl(
+    circuit: Any, pub: Any, randomizations: int, plan: EstimatorPlan, rng: Any
+) -> tuple[Any, Any] | None:
+    from aioqruntime.server._program_executor import twirled_gate_bindings
+
+    return twirled_gate_bindings(
+        circuit,
+        pub.parameter_values,
+        num_randomizations=randomizations,
+        strategy=plan.twirling.strategy,
+        extra_axes=len(pub.shape) - len(pub.parameter_values.shape),
+        rng=rng,
+    )
+
+
+def _average_randomizations(data: Any, shape: tuple[int, ...]) -> Any:
+    """The estimates of a gate-twirled pub (randomizations on axis 0) averaged into the pub's."""
+    import numpy as np
+    from qiskit.primitives.containers import DataBin
+
+    evs, stds = np.asarray(data.evs), np.asarray(data.stds)
+    count = evs.shape[0]
+    return DataBin(
+        evs=evs.mean(axis=0).reshape(shape),
+        stds=(np.sqrt((stds**2).sum(axis=0)) / count).reshape(shape),
+        shape=shape,
+    )
+
+
 def _run_estimator(
     params: dict[str, Any], noise_model: Any, properties: Mapping[str, Any] | None = None
 ) -> tuple[str, int]:
+    import numpy as np
     from qiskit.primitives import PrimitiveResult, PubResult
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
     from qiskit_aer.primitives import EstimatorV2
@@ -418,6 +453,8 @@ def _run_estimator(
     options = _options(params)
     plan = EstimatorPlan(params)
     pubs = decode_estimator_params(params)
+    seed = _seed(options, "seed_estimator")
+    rng = np.random.default_rng(seed)
     readout = _readout_errors(properties)
     runnable, accounting = [], []
     for pub in pubs:
@@ -433,9 +470,17 @@ def _run_estimator(
                 observables, circuit.num_qubits, readout, twirled=plan.twirling.enable_measure
             )
         shots, randomizations, precision = plan.pub_shots(pub.precision)
-        accounting.append((shots, randomizations))
-        runnable.append(EstimatorPub(circuit, observables, pub.parameter_values, precision))
-    seed = _seed(options, "seed_estimator")
+        values, twirled = pub.parameter_values, False
+        if noise_model is not None and plan.twirling.enable_gates:
+            # Without noise a gate twirl leaves every value exactly as it is: only run it here.
+            dressed = _gate_twirl(circuit, pub, randomizations, plan, rng)
+            if dressed is not None:
+                (circuit, values), twirled = dressed, True
+                precision *= math.sqrt(randomizations)
+            else:
+                plan.gates_twirled = False
+        accounting.append((shots, randomizations, twirled))
+        runnable.append(EstimatorPub(circuit, observables, values, precision))
     run_options: dict[str, Any] = {} if seed is None else {"seed_simulator": seed}
     estimator = EstimatorV2(
         options={
@@ -447,14 +492,15 @@ def _run_estimator(
     result = estimator.run(runnable).result()
     pub_results = []
     executions = 0
-    for pub_result, pub, original, (shots, randomizations) in zip(
-        result, runnable, pubs, accounting, strict=True
+    for pub_result, original, (shots, randomizations, twirled) in zip(
+        result, pubs, accounting, strict=True
     ):
-        executions += shots * max(1, pub.size)
+        executions += shots * max(1, original.size)
+        data = _average_randomizations(pub_result.data, original.shape) if twirled else None
         target = original.precision if original.precision is not None else plan.default_precision
         pub_results.append(
             PubResult(
-                pub_result.data,
+                data or pub_result.data,
                 metadata={
                     "shots": shots,
                     "target_precision": target,
