@@ -273,7 +273,8 @@ def test_readout_model_matches_confusing_the_outcomes(
         ObservablesArray({label: 1.0}), 3, errors, twirled=False
     ).tolist()
     predicted = sum(coeff * _z_value(term, true) for term, coeff in rewritten.items())
-    assert predicted == pytest.approx(_z_value(label, confused), abs=1e-9)
+    # (ObservablesArray drops terms whose coefficients are below ~1e-8.)
+    assert predicted == pytest.approx(_z_value(label, confused), abs=1e-7)
 
 
 def test_estimator_gate_twirl_draws_one_binding_row_per_randomization() -> None:
