@@ -278,9 +278,9 @@ def _independent_parts(circuit: Any) -> list[list[int]] | None:
 
     A twirled ISA circuit dresses every measured qubit of a wide device with parametric gates, so
     it is as wide as the device even when only pairs interact; simulated whole, its statevector
-    would not fit in memory. Without noise, groups that share no gate evolve independently and
-    can be sampled apart. ``None`` when it cannot be cut (control flow, a classical bit written
-    from two groups) or there is nothing to gain (one part).
+    would not fit in memory. Groups that share no gate evolve independently (the noise models
+    are local too) and can be sampled apart. ``None`` when it cannot be cut (control flow, a
+    classical bit written from two groups) or there is nothing to gain (one part).
     """
     parent = list(range(circuit.num_qubits))
 
@@ -319,23 +319,35 @@ def _independent_parts(circuit: Any) -> list[list[int]] | None:
     return [sorted(part) for part in parts] if len(parts) > 1 else None
 
 
-def _part_of(circuit: Any, qubits: Sequence[int]) -> Any:
-    """The instructions of ``circuit`` on ``qubits`` only, renumbered; all classical bits kept."""
+def _part_of(circuit: Any, qubits: Sequence[int], *, renumber: bool) -> Any:
+    """The instructions of ``circuit`` on ``qubits`` only; all classical bits kept.
+
+    Renumbered onto a small register without noise; with noise the device's qubit numbers stay
+    (the noise model is keyed by them) and Aer truncates the idle rest itself.
+    """
     from qiskit.circuit import QuantumCircuit, QuantumRegister
 
     register = QuantumRegister(len(qubits), "q")
     position = {q: i for i, q in enumerate(qubits)}
-    part = QuantumCircuit(register, *circuit.cregs)
+    if renumber:
+        part = QuantumCircuit(register, *circuit.cregs)
+    else:
+        part = QuantumCircuit(*circuit.qregs, *circuit.cregs)
+        loose_qubits = [bit for bit in circuit.qubits if not circuit.find_bit(bit).registers]
+        if loose_qubits:
+            part.add_bits(loose_qubits)
     loose = [bit for bit in circuit.clbits if not circuit.find_bit(bit).registers]
     if loose:
         part.add_bits(loose)
+    wanted = set(qubits)
     for instruction in circuit.data:
         if instruction.operation.name == "barrier":
             continue
         indices = [circuit.find_bit(q).index for q in instruction.qubits]
-        if indices[0] in position:
-            mapped = [register[position[q]] for q in indices]
-            part.append(instruction.operation, mapped, instruction.clbits, copy=False)
+        if indices[0] not in wanted:
+            continue
+        mapped = [register[position[q]] for q in indices] if renumber else instruction.qubits
+        part.append(instruction.operation, mapped, instruction.clbits, copy=False)
     return part
 
 
@@ -347,7 +359,8 @@ def _pubs_for(item: ProgramItem, values: np.ndarray, shots: int, noise_model: An
     from aioqruntime.server._worker import _active_qubits, _compact
 
     circuit = item.circuit
-    parts = None if noise_model is not None else _independent_parts(circuit)
+    # Noise is local (per gate and per qubit readout), so independence survives it.
+    parts = _independent_parts(circuit)
     if parts is None:
         if noise_model is None:
             circuit = _compact(circuit, _active_qubits(circuit))
@@ -356,7 +369,7 @@ def _pubs_for(item: ProgramItem, values: np.ndarray, shots: int, noise_model: An
         order = {parameter: index for index, parameter in enumerate(item.circuit.parameters)}
         pieces = []
         for qubits in parts:
-            part = _part_of(item.circuit, qubits)
+            part = _part_of(item.circuit, qubits, renumber=noise_model is None)
             pieces.append((part, [order[parameter] for parameter in part.parameters]))
     pubs = []
     for piece, columns in pieces:

@@ -308,3 +308,22 @@ def test_wide_circuit_of_independent_pairs_is_sampled_in_parts() -> None:
     assert (bits[:, 0::2] == bits[:, 1::2]).all()  # every pair agrees on every shot
     # and every pair is a fair coin: all 0 or all 1 over 200 shots has probability 2^-199
     assert bits[:, 0::2].any(axis=0).all() and not bits[:, 0::2].all(axis=0).any()
+
+
+def test_wide_noisy_circuit_is_sampled_in_parts_on_the_device_qubits() -> None:
+    """With noise the parts keep the device's qubit numbers, so each qubit gets its own errors."""
+    from aioqruntime.backends import noise_model_for
+    from aioqruntime.server._program_executor import run_executor
+
+    device = DEVICES["ibm_local27"]
+    circuit = QuantumCircuit(27)
+    circuit.x(range(27))
+    circuit.measure_all()
+    text, _ = run_executor(
+        json.dumps(program_params([circuit], shots=400)), noise_model_for(device)
+    )
+    bits = ResultModel.model_validate_json(text).data[0].results["meas"].to_numpy()
+    assert bits.shape == (400, 27)
+    ones = bits.mean(axis=0)
+    # Every qubit reads mostly 1 (its X and readout errors are percent-level), yet not always.
+    assert (ones > 0.85).all() and ones.mean() < 1.0
