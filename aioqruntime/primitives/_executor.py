@@ -267,17 +267,19 @@ def decode_program_result(text: str) -> QuantumProgramResult:
     from pydantic import ValidationError
 
     try:
-        version = json.loads(text).get("schema_version")
-    except (ValueError, AttributeError) as exc:
-        raise CodecError("the executor result is not a JSON object", path="/") from exc
-    if version != SCHEMA_VERSION:
-        raise CodecError(
-            f"executor result schema {version!r} is not supported (expected {SCHEMA_VERSION!r})",
-            path="/schema_version",
-        )
-    try:
         model = QuantumProgramResultModel.model_validate_json(text)
     except ValidationError as exc:
+        # Parse again only to say why: another schema version, or a malformed document.
+        try:
+            version = json.loads(text).get("schema_version")
+        except (ValueError, AttributeError):
+            raise CodecError("the executor result is not a JSON object", path="/") from exc
+        if version != SCHEMA_VERSION:
+            raise CodecError(
+                f"executor result schema {version!r} is not supported "
+                f"(expected {SCHEMA_VERSION!r})",
+                path="/schema_version",
+            ) from exc
         raise CodecError(f"malformed executor result: {exc}", path="/") from exc
     spans = [
         ChunkSpan(

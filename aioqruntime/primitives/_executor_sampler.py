@@ -40,7 +40,7 @@ from aioqruntime.primitives._executor_options import (
 from aioqruntime.primitives._isa import check_isa
 from aioqruntime.runtime import AsyncRuntimeJob, ServiceBackend
 
-__all__ = ["AsyncExecutorSampler", "sampler_postprocess", "twirling_shots"]
+__all__ = ["AsyncExecutorSampler", "bit_array_from_bits", "sampler_postprocess", "twirling_shots"]
 
 SEMANTIC_ROLE: Final = "sampler_v2"
 POST_PROCESSOR_VERSION: Final = "v0.1"
@@ -245,7 +245,7 @@ def _post_processor_block(result: QuantumProgramResult) -> Mapping[str, Any]:
 def _pub_result(
     item: QuantumProgramItemResult, twirled: bool, meas_type: str, circuit_metadata: Any
 ) -> Any:
-    from qiskit.primitives.containers import BitArray, DataBin, SamplerPubResult
+    from qiskit.primitives.containers import DataBin, SamplerPubResult
 
     registers = _unflipped(item)
     if not registers:
@@ -261,7 +261,7 @@ def _pub_result(
         if twirled:
             data = _fold_randomizations(data, len(shape), averaged=meas_type == "avg_kerneled")
         if meas_type == "classified":
-            arrays[name] = BitArray.from_bool_array(data.astype(bool), order="little")
+            arrays[name] = bit_array_from_bits(data)
         elif meas_type == "kerneled":
             arrays[name.removesuffix("_iq")] = data
         else:
@@ -275,6 +275,23 @@ def _pub_result(
     if compilation:
         metadata["compilation"] = compilation
     return SamplerPubResult(DataBin(**arrays, shape=shape), metadata=metadata)
+
+
+def bit_array_from_bits(bits: Any) -> Any:
+    """``BitArray.from_bool_array(bits, order="little")``, one bit column at a time.
+
+    Same bytes, but tens of times faster for the usual few-bit registers: qiskit's version pads
+    every shot to whole bytes and packs them row by row (while holding the GIL).
+    """
+    from qiskit.primitives.containers import BitArray
+
+    num_bits = bits.shape[-1]
+    num_bytes = (num_bits + 7) // 8
+    packed = np.zeros((*bits.shape[:-1], num_bytes), dtype=np.uint8)
+    for bit in range(num_bits):
+        # Bit 0 is the least significant: the last byte, lowest position (big-endian bytes).
+        packed[..., num_bytes - 1 - bit // 8] |= bits[..., bit].astype(np.uint8) << (bit % 8)
+    return BitArray(packed, num_bits=num_bits)
 
 
 def _unflipped(item: QuantumProgramItemResult) -> dict[str, Any]:

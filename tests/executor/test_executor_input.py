@@ -18,7 +18,11 @@ from aioqruntime import CodecError, InvalidInputError
 from aioqruntime.executor_estimator import AsyncEstimator as ExecutorEstimator
 from aioqruntime.executor_sampler import AsyncSampler as ExecutorSampler
 from aioqruntime.primitives._executor import decode_program_result
-from aioqruntime.primitives._executor_sampler import _fold_randomizations, twirling_shots
+from aioqruntime.primitives._executor_sampler import (
+    _fold_randomizations,
+    bit_array_from_bits,
+    twirling_shots,
+)
 from tests.client._helpers import api_requests, local_service
 
 
@@ -208,3 +212,19 @@ def test_the_official_option_trees_load_as_ours(official_name: str, ours: str) -
         return found
 
     assert names(record) == names(dumped)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 4), max_size=3), st.integers(1, 70), st.integers(0, 2**32 - 1))
+def test_bit_packing_matches_qiskits_from_bool_array(
+    leading: list[int], bits: int, seed: int
+) -> None:
+    from qiskit.primitives.containers import BitArray
+
+    data = np.random.default_rng(seed).integers(0, 2, (*leading, bits)).astype(bool)
+    if data.ndim < 2:
+        data = data[np.newaxis]
+    ours = bit_array_from_bits(data)
+    theirs = BitArray.from_bool_array(data, order="little")
+    assert ours.num_bits == theirs.num_bits
+    assert np.array_equal(ours.array, theirs.array)
