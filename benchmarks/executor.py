@@ -16,8 +16,14 @@ loop lag) while the jobs run and their results are post-processed:
 Printed: wall time, HTTP requests per job (from the server's ``/_local/requests`` log) and loop
 lag (p50 / p99 / max, ms), with ratios official/ours.
 
+Then post-processing alone (``--docs`` results documents of one bigger job: a 10-point sweep,
+``--big-shots`` shots, twirled): the loop's lag while each client turns them into a
+``PrimitiveResult``: ours as the SDK does it (in worker threads, 4 at a time), the official
+decoder chain called on the loop (what an asyncio application calling ``job.result()`` in a
+coroutine gets) and in a worker thread.
+
     python benchmarks/executor.py [--jobs 100] [--shots 1024] [--threads 8] [--skip-sequential]
-                                  [--gc-freeze]
+                                  [--gc-freeze] [--docs 30] [--big-shots 100000]
 
 The worst lag is usually one full (generation 2) garbage collection of this process's heap
 (qiskit, samplomatic, pydantic models: several hundred ms on a loaded 2-core machine), which
@@ -211,6 +217,102 @@ async def run_official(server: Server, jobs: int, shots: int, threads: int | Non
     return Run(name, wall, requests, jobs, lag)
 
 
+# --- post-processing alone ------------------------------------------------------------------
+
+
+async def big_result_text(server: Server, shots: int) -> str:
+    """The results document of one twirled 10-point sweep job (fetched once, decoded many)."""
+    from qiskit.circuit import Parameter
+
+    from aioqruntime.protocol import job_results
+
+    theta = Parameter("t")
+    circuit = QuantumCircuit(2)
+    circuit.ry(theta, 0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    async with AsyncRuntimeService(
+        token=server.token, instance=server.instance, url=server.api_url
+    ) as service:
+        backend = await service.backend(BACKEND)
+        isa = generate_preset_pass_manager(backend=backend, optimization_level=1).run(circuit)
+        sweep = [[0.3 * index] for index in range(10)]
+        job = await AsyncSampler(backend, options=OPTIONS).run([(isa, sweep)], shots=shots)
+        await job
+        return (await service.transport.send(job_results(job.job_id()))).text()
+
+
+def official_decode(text: str) -> Any:
+    """The official client's decoder chain for ``executor`` jobs, as ``job.result()`` runs it."""
+    from qiskit_ibm_runtime.decoders.defaults import DEFAULT_DECODERS
+
+    result: Any = text
+    for decoder in DEFAULT_DECODERS["executor"]:
+        if decoder.is_applicable(result):
+            result = decoder.decode(result)
+    return result
+
+
+async def decode_lag(name: str, text: str, docs: int, decode: Any, *, inline: bool) -> Run:
+    limiter = anyio.CapacityLimiter(4)
+
+    async def work() -> None:
+        if inline:
+            for _ in range(docs):
+                decode(text)  # blocks the loop for one document
+                await anyio.sleep(TICK)  # then lets the ticker run
+            return
+
+        async def one() -> None:
+            await anyio.to_thread.run_sync(decode, text, limiter=limiter)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(docs):
+                tg.start_soon(one)
+
+    wall, lag = await with_ticker(work)
+    return Run(name, wall, 0, docs, lag)
+
+
+def post_processing(server: Server, docs: int, shots: int) -> list[Run]:
+    from aioqruntime.primitives._executor import decode_executor_result
+
+    text = anyio.run(big_result_text, server, shots)
+    ours = official_decode(text), decode_executor_result(text)
+    assert ours[0][0].data.meas.get_counts() == ours[1][0].data.meas.get_counts()
+    print(f"  one results document: {len(text) / 1e6:.2f} MB")
+    return [
+        anyio.run(
+            lambda: decode_lag(
+                "aioqruntime (worker threads)", text, docs, decode_executor_result, inline=False
+            )
+        ),
+        anyio.run(
+            lambda: decode_lag(
+                "official decoder, on the loop", text, docs, official_decode, inline=True
+            )
+        ),
+        anyio.run(
+            lambda: decode_lag(
+                "official decoder, in threads", text, docs, official_decode, inline=False
+            )
+        ),
+    ]
+
+
+def report_decoding(runs: list[Run]) -> None:
+    header = f"{'post-processing':34} {'wall s':>8} {'ms/doc':>8} {'loop lag ms p50/p99/max':>26}"
+    print()
+    print(header)
+    print("-" * len(header))
+    for run in runs:
+        p50, p99, worst = run.lag_ms()
+        print(
+            f"{run.name:34} {run.wall:8.2f} {1000 * run.wall / run.jobs:8.1f} "
+            f"{p50:8.2f} /{p99:7.2f} /{worst:7.1f}"
+        )
+
+
 def report(runs: list[Run]) -> None:
     ours = runs[0]
     header = f"{'client':34} {'wall s':>8} {'req/job':>8} {'loop lag ms p50/p99/max':>26}"
@@ -239,6 +341,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--gc-freeze", action="store_true")
+    parser.add_argument("--docs", type=int, default=30)
+    parser.add_argument("--big-shots", type=int, default=100_000)
     args = parser.parse_args()
     refuse_non_loopback()
     print(f"{args.jobs} jobs of {args.shots} shots per client, each on a fresh server process")
@@ -257,6 +361,13 @@ def main() -> None:
             )
         )
     report(runs)
+    server = start_server()
+    try:
+        decoding = post_processing(server, args.docs, args.big_shots)
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=60)
+    report_decoding(decoding)
 
 
 def measured(step: Callable[[Server], Run], gc_freeze: bool) -> Run:
