@@ -26,8 +26,10 @@ JobOutcome = tuple[bool, str, dict[str, Any]]
 
 def warm_up() -> str:
     """Import the heavy modules once, so the first job does not pay for it."""
+    import ibm_quantum_schemas.executor.version_2_0  # noqa: F401
     import qiskit
     import qiskit_aer.primitives  # noqa: F401
+    import samplomatic  # noqa: F401
 
     import aioqruntime.codec  # noqa: F401
 
