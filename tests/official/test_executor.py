@@ -103,12 +103,13 @@ def test_executor_samplex_item_flips_undo_measurement_twirling(service: Any) -> 
     manager.post_scheduling = generate_boxing_pass_manager(enable_gates=True, enable_measures=True)
     template, samplex = build(manager.run(bell()))
     program = QuantumProgram(shots=50, passthrough_data={"kind": "samplex"})
-    program.append_samplex_item(template, samplex=samplex, shape=(8,))
+    # 40 randomizations: that none flips exactly one bit has probability 2^-40.
+    program.append_samplex_item(template, samplex=samplex, shape=(40,))
     result = Executor(backend).run(program).result()
     item = result[0]
     assert set(item) == {"meas", "measurement_flips.meas"}
-    assert item["meas"].shape == (8, 50, 2)
-    assert item["measurement_flips.meas"].shape == (8, 1, 2)
+    assert item["meas"].shape == (40, 50, 2)
+    assert item["measurement_flips.meas"].shape == (40, 1, 2)
     # Raw bits are twirled (some randomization flips exactly one bit); flips restore the pair.
     assert any(len(set(row)) == 2 for row in _rows(item["measurement_flips.meas"]))
     assert _rows(item["meas"] ^ item["measurement_flips.meas"]) == {(False, False), (True, True)}

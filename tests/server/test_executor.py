@@ -327,3 +327,45 @@ def test_wide_noisy_circuit_is_sampled_in_parts_on_the_device_qubits() -> None:
     ones = bits.mean(axis=0)
     # Every qubit reads mostly 1 (its X and readout errors are percent-level), yet not always.
     assert (ones > 0.85).all() and ones.mean() < 1.0
+
+
+def samplex_params(shape: list[int], *, with_arguments: bool = True) -> dict[str, Any]:
+    """An executor program of one samplex item: a measurement-twirled RY(t) on one qubit."""
+    from ibm_quantum_schemas.common import CompressedTensorModel, SamplexModel
+    from ibm_quantum_schemas.executor.version_2_0 import SamplexItemModel
+    from samplomatic import build
+    from samplomatic.ssv import SSV
+    from samplomatic.transpiler import generate_boxing_pass_manager
+
+    circuit, _ = ry_circuit()
+    boxing = generate_boxing_pass_manager(enable_gates=False, enable_measures=True)
+    template, samplex = build(boxing.run(circuit))
+    arguments = {"parameter_values": np.array([[0.0], [np.pi]])} if with_arguments else {}
+    item = SamplexItemModel(
+        samplex=SamplexModel.from_samplex(samplex, ssv=SSV),
+        samplex_arguments={k: CompressedTensorModel.from_numpy(v) for k, v in arguments.items()},
+        shape=shape,
+    ).model_dump(mode="json")
+    params = program_params([template], shots=16)
+    params["quantum_program"]["items"] = [item]
+    return params
+
+
+async def test_samplex_item_randomizes_and_returns_the_flips(
+    api: Api, server: LocalRuntimeServer
+) -> None:
+    document = await run(api, server, executor_body(samplex_params([5, 2])))
+    results = ResultModel.model_validate(document).data[0].results
+    assert set(results) == {"meas", "measurement_flips.meas"}
+    bits = results["meas"].to_numpy()
+    flips = results["measurement_flips.meas"].to_numpy()
+    assert bits.shape == (5, 2, 16, 1) and flips.shape == (5, 2, 1, 1)
+    corrected = bits ^ flips
+    # Axis 1 is the argument axis (ry(0), ry(pi)): exact outcomes once the flips are undone.
+    assert not corrected[:, 0].any() and corrected[:, 1].all()
+
+
+async def test_samplex_item_without_its_inputs_is_refused(api: Api) -> None:
+    params = samplex_params([3], with_arguments=False)
+    answer = await api.json("POST", "/jobs", json=executor_body(params), status=400)
+    assert "samplex_arguments: missing inputs" in answer["errors"][0]["message"]
