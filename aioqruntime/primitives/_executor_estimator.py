@@ -8,8 +8,8 @@ the bits into expectation values (readout-mitigated with TREX) as qiskit's ``Pri
 with ``evs``, ``stds`` and ``ensemble_standard_error``.
 
 Resilience levels 0 (nothing), 1 (measurement twirling + TREX, the default) and 2 (also gate
-twirling and zero-noise extrapolation by gate folding) are supported; PEC and PEA, which need
-learned layer noise models, are refused before anything is sent. Preparation and
+twirling and zero-noise extrapolation by gate folding) are supported; PEC and PEA (with a
+``layer_noise_model``) are not yet, and are refused before anything is sent. Preparation and
 post-processing run in worker threads. The wire is the official one (semantic role
 ``estimator_v2``, post-processor ``v0.1`` and ``qiskit_mitigation`` passthrough).
 """

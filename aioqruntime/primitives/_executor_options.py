@@ -218,7 +218,7 @@ _AMPLIFIERS: Final = ("gate_folding", "gate_folding_front", "gate_folding_back",
 
 @dataclass
 class ZneOptions:
-    """Zero-noise extrapolation by gate folding (``"pea"`` needs learned noise: refused)."""
+    """Zero-noise extrapolation by gate folding (the ``"pea"`` amplifier is refused)."""
 
     amplifier: str = "gate_folding"
     noise_factors: Any = "auto"
@@ -276,7 +276,7 @@ def _numbers(path: str, values: object, *, minimum: float) -> list[float]:
 
 @dataclass
 class PecOptions:
-    """Probabilistic error cancellation (needs learned layer noise: not supported yet)."""
+    """Probabilistic error cancellation (not supported yet: ``pec_mitigation=True`` is refused)."""
 
     max_overhead: float | None = 100
     noise_gain: float | str = "auto"
@@ -291,8 +291,8 @@ class PecOptions:
 class ResilienceOptions:
     """Error mitigation of the estimator: readout mitigation (TREX) and ZNE by gate folding.
 
-    PEC and PEA need learned layer noise models (the noise learner is not emulated): turning
-    them on is refused rather than silently ignored.
+    PEC and PEA (which use ``layer_noise_model``) are not implemented yet: turning them on is
+    refused rather than silently ignored.
     """
 
     measure_mitigation: bool | None = None
@@ -315,13 +315,12 @@ class ResilienceOptions:
         if self.pec_mitigation:
             raise InvalidInputError(
                 f"option {path}.pec_mitigation=True is not supported by aioqruntime's executor "
-                "estimator (PEC needs learned layer noise models; the noise learner is not "
-                "emulated)"
+                "estimator yet (use resilience levels 0 to 2)"
             )
         if self.zne_mitigation and self.zne.amplifier == "pea":
             raise InvalidInputError(
                 f"option {path}.zne.amplifier='pea' is not supported by aioqruntime's executor "
-                "estimator (PEA needs learned layer noise models); use gate folding"
+                "estimator yet; use gate folding"
             )
 
 
