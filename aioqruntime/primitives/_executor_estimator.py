@@ -8,16 +8,19 @@ the bits into expectation values (readout-mitigated with TREX) as qiskit's ``Pri
 with ``evs``, ``stds`` and ``ensemble_standard_error``.
 
 Resilience levels 0 (nothing), 1 (measurement twirling + TREX, the default) and 2 (also gate
-twirling and zero-noise extrapolation by gate folding) are supported; PEC and PEA (with a
-``layer_noise_model``) are not yet, and are refused before anything is sent. Preparation and
+twirling and zero-noise extrapolation by gate folding) are supported, and PEC with a given
+``resilience.layer_noise_model`` (see :meth:`AsyncExecutorEstimator.find_unique_layers`); the
+PEA amplifier is not yet, and is refused before anything is sent. Preparation and
 post-processing run in worker threads. The wire is the official one (semantic role
 ``estimator_v2``, post-processor ``v0.1`` and ``qiskit_mitigation`` passthrough).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -58,7 +61,7 @@ _LEVEL_DEFAULTS: Final = {
 
 def finalize_estimator_options(options: ExecutorEstimatorOptions) -> ExecutorEstimatorOptions:
     """Resolve every ``None`` from the resilience level; readout mitigation forces measurement
-    twirling. (PEC and PEA were refused when the options were checked.)"""
+    twirling, PEC both gate and measurement twirling. (PEA was refused by the checks.)"""
     gates, measure, mitigate, zne = _LEVEL_DEFAULTS[options.resilience_level]
     twirling = options.twirling
     resilience = options.resilience
@@ -70,6 +73,8 @@ def finalize_estimator_options(options: ExecutorEstimatorOptions) -> ExecutorEst
         measure = twirling.enable_measure
     if twirling.enable_gates is not None:
         gates = twirling.enable_gates
+    if resilience.pec_mitigation:
+        gates = measure = True
     return dataclasses.replace(
         options,
         twirling=dataclasses.replace(
@@ -132,23 +137,20 @@ def prepare_estimator_program(
                 f"pub {index}: readout mitigation does not support projector observables "
                 "(0, 1, +, -, r, l); write them as Pauli sums or use resilience_level 0"
             )
-    if twirling.enable_gates or twirling.enable_measure:
+    pec = bool(final.resilience.pec_mitigation)
+    if pec and twirling.num_randomizations == twirling.shots_per_randomization == "auto":
+        # PEC samples many signed variants: 64 shots each, as many as the shots need.
+        randomizations, per = math.ceil(shots / 64), 64
+    elif twirling.enable_gates or twirling.enable_measure:
         randomizations, per = twirling_shots(
             shots, twirling.num_randomizations, twirling.shots_per_randomization
         )
     else:
         randomizations, per = 1, shots
-    boxing = {
-        "enable_gates": bool(twirling.enable_gates),
-        "enable_measures": True,
-        "twirling_strategy": twirling.strategy.replace("-", "_"),
-        "twirling_group": twirling.group,
-        "add_tags": "none",
-        "measure_annotations": "all" if twirling.enable_measure else "change_basis",
-    }
     trex = TREX() if mitigate else None
     program = QuantumProgram(shots=per)
-    task_class, extra = _task_kind(final)
+    task_class, extra = _task_kind(final, randomizations * per)
+    boxing = boxing_options(final, add_tags="none")
     for pub in coerced:
         try:
             task_class().prepare(
@@ -189,19 +191,58 @@ def _options_record(options: ExecutorEstimatorOptions) -> dict[str, Any]:
     return record
 
 
-def _task_kind(options: ExecutorEstimatorOptions) -> tuple[Any, dict[str, Any]]:
-    """The qiskit-mitigation task class for the options, and its extra ``prepare`` arguments."""
-    from qiskit_mitigation import GateFolding, MitigationTask
+def boxing_options(options: ExecutorEstimatorOptions, *, add_tags: str) -> dict[str, Any]:
+    """The samplomatic boxing options of the (finalized) options, for qiskit-mitigation."""
+    twirling = options.twirling
+    return {
+        "enable_gates": bool(twirling.enable_gates or options.resilience.pec_mitigation),
+        "enable_measures": True,
+        "twirling_strategy": twirling.strategy.replace("-", "_"),
+        "twirling_group": twirling.group,
+        "add_tags": add_tags,
+        "measure_annotations": "all" if twirling.enable_measure else "change_basis",
+    }
 
-    if not options.resilience.zne_mitigation:
+
+def _task_kind(
+    options: ExecutorEstimatorOptions, baseline_shots: int
+) -> tuple[Any, dict[str, Any]]:
+    """The qiskit-mitigation task class for the options, and its extra ``prepare`` arguments."""
+    from qiskit_mitigation import PEC, GateFolding, MitigationTask
+
+    resilience = options.resilience
+    if resilience.pec_mitigation:
+        overhead = resilience.pec.max_overhead
+        return PEC, {
+            "noise_maps": layer_noise_maps(resilience.layer_noise_model),
+            "noise_gain": resilience.pec.noise_gain,
+            # "No limit" still has to keep shots x overhead a finite float.
+            "max_sampling_overhead": (
+                float(overhead) if overhead is not None else sys.float_info.max / baseline_shots
+            ),
+        }
+    if not resilience.zne_mitigation:
         return MitigationTask, {}
-    zne = options.resilience.zne
+    zne = resilience.zne
     return GateFolding, {
         "folding_method": _FOLDING_METHODS[zne.amplifier],
         "noise_factors": zne.resolved_noise_factors(),
         "extrapolator": zne.extrapolators(),
         "extrapolated_noise_factors": zne.resolved_extrapolated_factors(),
     }
+
+
+def layer_noise_maps(model: Any) -> dict[str, Any]:
+    """``(layer, PauliLindbladMap)`` pairs as the maps by noise-injection reference."""
+    from samplomatic.annotations import InjectNoise
+    from samplomatic.utils import get_annotation
+
+    maps = {}
+    for layer, noise in model or ():
+        annotation = get_annotation(layer.operation, InjectNoise)
+        if annotation is not None:
+            maps[annotation.ref] = noise
+    return maps
 
 
 # --- post-processing (worker thread) ---------------------------------------------------------
@@ -329,6 +370,28 @@ class AsyncExecutorEstimator:
     @property
     def mode(self) -> Mode:
         return self._mode
+
+    def find_unique_layers(self, pubs: Iterable[Any], types: str = "gates") -> list[Any]:
+        """The distinct boxed layers of ``pubs`` as these options box them (``"gates"`` or
+        ``"all"``): the layers a ``resilience.layer_noise_model`` gives noise maps for.
+
+        CPU work, no I/O: from async code, call it with ``anyio.to_thread.run_sync``.
+        """
+        from qiskit_mitigation import find_combined_unique_layers
+
+        if types not in ("gates", "all"):
+            raise InvalidInputError(f"types must be 'gates' or 'all', got {types!r}")
+        coerced = _coerce(as_pub_list(pubs), None)
+        # Not build_options: the noise model PEC will need is what these layers are for.
+        final = finalize_estimator_options(copy.deepcopy(self.options))
+        task_class, _ = _task_kind(final, 1)
+        layers: list[Any] = find_combined_unique_layers(
+            circuits=[pub.circuit for pub in coerced],
+            mitigation_types=[task_class() for _ in coerced],
+            custom_boxing_options=boxing_options(final, add_tags="unique_box"),
+            box_types=types,
+        )
+        return layers
 
     async def run(
         self, pubs: Iterable[Any], *, precision: float | None = None, dry_run: bool = False

@@ -274,9 +274,24 @@ def _numbers(path: str, values: object, *, minimum: float) -> list[float]:
     return [float(value) for value in values]
 
 
+def _check_layer_noise_model(path: str, model: object) -> None:
+    from qiskit.circuit import CircuitInstruction
+    from qiskit.quantum_info import PauliLindbladMap
+
+    pairs = list(model) if isinstance(model, (list, tuple)) else None
+    if not pairs or not all(
+        isinstance(pair, (list, tuple))
+        and len(pair) == 2
+        and isinstance(pair[0], CircuitInstruction)
+        and isinstance(pair[1], PauliLindbladMap)
+        for pair in pairs
+    ):
+        raise _fail(path, "a list of (layer CircuitInstruction, PauliLindbladMap) pairs", model)
+
+
 @dataclass
 class PecOptions:
-    """Probabilistic error cancellation (not supported yet: ``pec_mitigation=True`` is refused)."""
+    """Probabilistic error cancellation: ``max_overhead`` bounds the sampling overhead."""
 
     max_overhead: float | None = 100
     noise_gain: float | str = "auto"
@@ -289,10 +304,9 @@ class PecOptions:
 
 @dataclass
 class ResilienceOptions:
-    """Error mitigation of the estimator: readout mitigation (TREX) and ZNE by gate folding.
-
-    PEC and PEA (which use ``layer_noise_model``) are not implemented yet: turning them on is
-    refused rather than silently ignored.
+    """Error mitigation of the estimator: readout mitigation (TREX), ZNE by gate folding, and
+    PEC with a given ``layer_noise_model`` (pairs of a layer from ``find_unique_layers`` and its
+    ``PauliLindbladMap``). The PEA amplifier is refused rather than silently ignored.
     """
 
     measure_mitigation: bool | None = None
@@ -312,11 +326,17 @@ class ResilienceOptions:
         self.measure_noise_learning.check(f"{path}.measure_noise_learning")
         self.pec.check(f"{path}.pec")
         self.zne.check(f"{path}.zne")
-        if self.pec_mitigation:
+        if self.pec_mitigation and self.zne_mitigation:
             raise InvalidInputError(
-                f"option {path}.pec_mitigation=True is not supported by aioqruntime's executor "
-                "estimator yet (use resilience levels 0 to 2)"
+                f"options {path}.pec_mitigation and zne_mitigation exclude each other"
             )
+        if self.pec_mitigation and self.layer_noise_model is None:
+            raise InvalidInputError(
+                f"option {path}.pec_mitigation=True needs {path}.layer_noise_model: pairs of a "
+                "layer (from estimator.find_unique_layers) and its PauliLindbladMap"
+            )
+        if self.layer_noise_model is not None:
+            _check_layer_noise_model(f"{path}.layer_noise_model", self.layer_noise_model)
         if self.zne_mitigation and self.zne.amplifier == "pea":
             raise InvalidInputError(
                 f"option {path}.zne.amplifier='pea' is not supported by aioqruntime's executor "

@@ -48,6 +48,8 @@ def _isa(backend: Any, circuit: QuantumCircuit) -> QuantumCircuit:
         {"resilience": {"zne": {"extrapolator": "double_exponential"}}},
         {"resilience": {"zne": {"extrapolator": "cubic_spline"}}},
         {"resilience": {"pec_mitigation": True}},
+        {"resilience": {"pec_mitigation": True, "layer_noise_model": ["not a pair"]}},
+        {"resilience": {"pec_mitigation": True, "zne_mitigation": True}},
         {"resilience_level": 3},
         {"default_precision": 0},
         {"dynamical_decoupling": {"enable": True}},
