@@ -8,10 +8,9 @@ the bits into expectation values (readout-mitigated with TREX) as qiskit's ``Pri
 with ``evs``, ``stds`` and ``ensemble_standard_error``.
 
 Resilience levels 0 (nothing), 1 (measurement twirling + TREX, the default) and 2 (also gate
-twirling and zero-noise extrapolation by gate folding) are supported, and PEC with a given
-``resilience.layer_noise_model`` (see :meth:`AsyncExecutorEstimator.find_unique_layers`); the
-PEA amplifier is not yet, and is refused before anything is sent. Preparation and
-post-processing run in worker threads. The wire is the official one (semantic role
+twirling and zero-noise extrapolation by gate folding) are supported, and PEC and PEA with a
+given ``resilience.layer_noise_model`` (see :meth:`AsyncExecutorEstimator.find_unique_layers`).
+Preparation and post-processing run in worker threads. The wire is the official one (semantic role
 ``estimator_v2``, post-processor ``v0.1`` and ``qiskit_mitigation`` passthrough).
 """
 
@@ -61,7 +60,7 @@ _LEVEL_DEFAULTS: Final = {
 
 def finalize_estimator_options(options: ExecutorEstimatorOptions) -> ExecutorEstimatorOptions:
     """Resolve every ``None`` from the resilience level; readout mitigation forces measurement
-    twirling, PEC both gate and measurement twirling. (PEA was refused by the checks.)"""
+    twirling, PEC and PEA both gate and measurement twirling."""
     gates, measure, mitigate, zne = _LEVEL_DEFAULTS[options.resilience_level]
     twirling = options.twirling
     resilience = options.resilience
@@ -73,8 +72,8 @@ def finalize_estimator_options(options: ExecutorEstimatorOptions) -> ExecutorEst
         measure = twirling.enable_measure
     if twirling.enable_gates is not None:
         gates = twirling.enable_gates
-    if resilience.pec_mitigation:
-        gates = measure = True
+    if resilience.pec_mitigation or (zne and resilience.zne.amplifier == "pea"):
+        gates = measure = True  # noise injection needs twirled layers
     return dataclasses.replace(
         options,
         twirling=dataclasses.replace(
@@ -195,7 +194,7 @@ def boxing_options(options: ExecutorEstimatorOptions, *, add_tags: str) -> dict[
     """The samplomatic boxing options of the (finalized) options, for qiskit-mitigation."""
     twirling = options.twirling
     return {
-        "enable_gates": bool(twirling.enable_gates or options.resilience.pec_mitigation),
+        "enable_gates": bool(twirling.enable_gates or _injects_noise(options)),
         "enable_measures": True,
         "twirling_strategy": twirling.strategy.replace("-", "_"),
         "twirling_group": twirling.group,
@@ -204,11 +203,19 @@ def boxing_options(options: ExecutorEstimatorOptions, *, add_tags: str) -> dict[
     }
 
 
+def _injects_noise(options: ExecutorEstimatorOptions) -> bool:
+    resilience = options.resilience
+    return bool(
+        resilience.pec_mitigation
+        or (resilience.zne_mitigation and resilience.zne.amplifier == "pea")
+    )
+
+
 def _task_kind(
     options: ExecutorEstimatorOptions, baseline_shots: int
 ) -> tuple[Any, dict[str, Any]]:
     """The qiskit-mitigation task class for the options, and its extra ``prepare`` arguments."""
-    from qiskit_mitigation import PEC, GateFolding, MitigationTask
+    from qiskit_mitigation import PEA, PEC, GateFolding, MitigationTask
 
     resilience = options.resilience
     if resilience.pec_mitigation:
@@ -224,12 +231,14 @@ def _task_kind(
     if not resilience.zne_mitigation:
         return MitigationTask, {}
     zne = resilience.zne
-    return GateFolding, {
-        "folding_method": _FOLDING_METHODS[zne.amplifier],
+    extrapolation = {
         "noise_factors": zne.resolved_noise_factors(),
         "extrapolator": zne.extrapolators(),
         "extrapolated_noise_factors": zne.resolved_extrapolated_factors(),
     }
+    if zne.amplifier == "pea":
+        return PEA, {"noise_maps": layer_noise_maps(resilience.layer_noise_model), **extrapolation}
+    return GateFolding, {"folding_method": _FOLDING_METHODS[zne.amplifier], **extrapolation}
 
 
 def layer_noise_maps(model: Any) -> dict[str, Any]:
@@ -295,9 +304,9 @@ def _renamed(data: Any, task: Any) -> Any:
     """The official field names: ``stds`` is the spread over randomizations (the honest error),
     ``ensemble_standard_error`` pools all shots (qiskit-mitigation calls them the other way)."""
     from qiskit.primitives.containers import DataBin
-    from qiskit_mitigation import GateFolding
+    from qiskit_mitigation import PEA, GateFolding
 
-    if isinstance(task, GateFolding):
+    if isinstance(task, (GateFolding, PEA)):
         return DataBin(
             evs=data.evs,
             stds=data.stds,
@@ -317,7 +326,7 @@ def _pub_metadata(result: QuantumProgramResult, task: Any, raw: Any) -> dict[str
     """Compilation metadata of the pub's items (one per noise factor with ZNE) and, with ZNE,
     the extrapolator chosen for each expectation value."""
     import numpy as np
-    from qiskit_mitigation import GateFolding
+    from qiskit_mitigation import PEA, GateFolding
 
     first = int(task._program_item_index)
     count = len(task.noise_factors) if isinstance(task, GateFolding) else 1
@@ -327,7 +336,7 @@ def _pub_metadata(result: QuantumProgramResult, task: Any, raw: Any) -> dict[str
     ]
     # As the official estimator: always there, one per noise factor with ZNE.
     metadata: dict[str, Any] = {"compilation": compilations if count > 1 else compilations[0]}
-    if isinstance(task, GateFolding):
+    if isinstance(task, (GateFolding, PEA)):
         chosen = [
             names[0] if all(name == names[0] for name in names) else "multiple"
             for names in raw.metadata["selected_extrapolators"]

@@ -218,7 +218,7 @@ _AMPLIFIERS: Final = ("gate_folding", "gate_folding_front", "gate_folding_back",
 
 @dataclass
 class ZneOptions:
-    """Zero-noise extrapolation by gate folding (the ``"pea"`` amplifier is refused)."""
+    """Zero-noise extrapolation: noise amplified by gate folding or (``"pea"``) injected noise."""
 
     amplifier: str = "gate_folding"
     noise_factors: Any = "auto"
@@ -304,9 +304,9 @@ class PecOptions:
 
 @dataclass
 class ResilienceOptions:
-    """Error mitigation of the estimator: readout mitigation (TREX), ZNE by gate folding, and
-    PEC with a given ``layer_noise_model`` (pairs of a layer from ``find_unique_layers`` and its
-    ``PauliLindbladMap``). The PEA amplifier is refused rather than silently ignored.
+    """Error mitigation of the estimator: readout mitigation (TREX), ZNE (by gate folding, or
+    by PEA), and PEC. PEC and PEA need ``layer_noise_model``: pairs of a layer (from
+    ``find_unique_layers``) and its ``PauliLindbladMap``; without one they are refused.
     """
 
     measure_mitigation: bool | None = None
@@ -337,10 +337,10 @@ class ResilienceOptions:
             )
         if self.layer_noise_model is not None:
             _check_layer_noise_model(f"{path}.layer_noise_model", self.layer_noise_model)
-        if self.zne_mitigation and self.zne.amplifier == "pea":
+        if self.zne_mitigation and self.zne.amplifier == "pea" and self.layer_noise_model is None:
             raise InvalidInputError(
-                f"option {path}.zne.amplifier='pea' is not supported by aioqruntime's executor "
-                "estimator yet; use gate folding"
+                f"option {path}.zne.amplifier='pea' needs {path}.layer_noise_model: pairs of a "
+                "layer (from estimator.find_unique_layers) and its PauliLindbladMap"
             )
 
 

@@ -42,7 +42,7 @@ def _isa(backend: Any, circuit: QuantumCircuit) -> QuantumCircuit:
 @pytest.mark.parametrize(
     "options",
     [
-        {"resilience": {"zne_mitigation": True, "zne": {"amplifier": "pea"}}},
+        {"resilience": {"zne_mitigation": True, "zne": {"amplifier": "pea"}}},  # no noise model
         {"resilience": {"zne": {"noise_factors": [1]}}},
         {"resilience": {"zne": {"noise_factors": [0.5, 1, 3]}}},
         {"resilience": {"zne": {"extrapolator": "double_exponential"}}},
