@@ -84,6 +84,9 @@ _DESCRIBED_TYPES: frozenset[type] = frozenset(
 #: decoding and encoding Bell pubs ran as many calls per second with the lock as without).
 #: Reentrant: a metadata serializer may itself encode a circuit (:class:`WireEncoder`).
 _QPY_LOCK = threading.RLock()
+#: The same lock, for QPY calls made outside this module (IBM's wire models read and write the
+#: executor program's QPY blob): hold it around them.
+QPY_LOCK = _QPY_LOCK
 
 
 def _metadata_serializer() -> type[Any]:
