@@ -21,8 +21,9 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from aioqruntime import AsyncEstimator, AsyncRuntimeService, AsyncSampler, AsyncSession
-from aioqruntime._cli_commands import api_url
 from aioqruntime.cli import main
+from aioqruntime.cli._main import build_parser as main_parser
+from aioqruntime.cli._service import open_service
 from aioqruntime.server import LocalRuntimeServer, ServerConfig
 
 
@@ -364,11 +365,13 @@ def test_environment_variables_are_the_default_server() -> None:
         ("http://127.0.0.1:8765/", "http://127.0.0.1:8765/api/v1"),
         ("http://127.0.0.1:8765/api/v1", "http://127.0.0.1:8765/api/v1"),
         ("https://quantum.cloud.ibm.com/api/v1", "https://quantum.cloud.ibm.com/api/v1"),
-        ("https://cloud.ibm.com", "https://cloud.ibm.com"),
+        ("https://cloud.ibm.com", "https://quantum.cloud.ibm.com/api/v1"),
     ],
 )
 def test_url_without_path_means_api_v1(given: str, expected: str) -> None:
-    assert api_url(given) == expected
+    # The CLI passes --url as given; the service resolves it (as 'serve' prints it, no path).
+    args = main_parser().parse_args(["jobs", "--url", given, "--token", "k"])
+    assert open_service(args).url == expected
 
 
 async def test_jobs_resume_reattaches_to_journaled_jobs(
