@@ -87,3 +87,41 @@ def test_url_without_path_means_api_v1(given: str, expected: str) -> None:
     # The CLI passes --url as given; the service resolves it (as 'serve' prints it, no path).
     args = build_parser().parse_args(["jobs", "--url", given, "--token", "k"])
     assert open_service(args).url == expected
+
+
+async def test_no_server_is_refused_without_the_services_fallback_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The service would fall back to an (empty) embedded server and warn so; the CLI refuses.
+    code, out, err = await run_cli(capsys, "backends")
+    assert (code, out) == (2, "")
+    assert err.startswith("aioqruntime backends: no server given.")
+    assert "embedded local server" not in err
+
+
+async def test_the_service_reads_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with anyio.fail_after(120):
+        async with server_and_service() as (server, _service):
+            monkeypatch.setenv("QISKIT_IBM_URL", server.url)
+            monkeypatch.setenv("QISKIT_IBM_TOKEN", server.token)
+            code, out, err = await run_cli(capsys, "jobs")
+            assert (code, out) == (0, "no jobs\n"), err
+            # An option wins over its variable.
+            code, _, err = await run_cli(capsys, "jobs", "--token", "wrong-key")
+            assert code == 1
+            assert "authentication failed" in err
+
+
+async def test_a_saved_account_is_used(capsys: pytest.CaptureFixture[str]) -> None:
+    from aioqruntime import AsyncRuntimeService
+
+    with anyio.fail_after(120):
+        async with server_and_service() as (server, _service):
+            # In the test's own HOME (tests/cli/conftest.py), as the official client saves it.
+            AsyncRuntimeService.save_account(
+                token=server.token, url=server.url, instance=server.instance
+            )
+            code, out, err = await run_cli(capsys, "jobs")
+            assert (code, out) == (0, "no jobs\n"), err
