@@ -30,7 +30,12 @@ def echo(text: str, stream: TextIO) -> None:
 
 
 def dump_json(data: object, out: TextIO) -> None:
-    echo(json.dumps(data, indent=2, default=str), out)
+    echo(json.dumps(data, indent=2, default=_json_default), out)
+
+
+def _json_default(value: object) -> str:
+    # Datetimes (of session details) as ISO 8601, which JSON readers parse; anything else as text.
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str], out: TextIO) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import anyio
 import pytest
@@ -65,6 +66,8 @@ async def test_dedicated_and_batch_sessions(capsys: pytest.CaptureFixture[str]) 
                 assert set(entry["details"]) == DETAILS_KEYS
                 assert entry["details"]["id"] == entry["id"]
                 assert entry["details"]["backend_name"] == "ibm_local5"
+                started = datetime.fromisoformat(entry["details"]["started_at"])
+                assert started.tzinfo is not None
             assert by_id[batch.session_id]["details"]["mode"] == "batch"
 
 
