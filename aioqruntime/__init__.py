@@ -51,8 +51,12 @@ RuntimeJobTimeoutError = JobTimeoutError
 if TYPE_CHECKING:
     from aioqruntime.primitives import (
         AsyncEstimator,
+        AsyncExecutor,
         AsyncSampler,
         EstimatorOptions,
+        ExecutorOptions,
+        QuantumProgram,
+        QuantumProgramResult,
         SamplerOptions,
     )
     from aioqruntime.runtime import (
@@ -83,6 +87,10 @@ _LAZY = {
     "AsyncEstimator": "aioqruntime.primitives",
     "SamplerOptions": "aioqruntime.primitives",
     "EstimatorOptions": "aioqruntime.primitives",
+    "AsyncExecutor": "aioqruntime.primitives",
+    "ExecutorOptions": "aioqruntime.primitives",
+    "QuantumProgram": "aioqruntime.primitives",
+    "QuantumProgramResult": "aioqruntime.primitives",
     "LocalRuntimeServer": "aioqruntime.server",
 }
 
@@ -104,6 +112,7 @@ __all__ = [
     "AmbiguousSubmissionError",
     "AsyncBatch",
     "AsyncEstimator",
+    "AsyncExecutor",
     "AsyncRuntimeJob",
     "AsyncRuntimeService",
     "AsyncSampler",
@@ -114,6 +123,7 @@ __all__ = [
     "CodecError",
     "ConflictError",
     "EstimatorOptions",
+    "ExecutorOptions",
     "IBMInputValueError",
     "IBMNotAuthorizedError",
     "InsecureTransportWarning",
@@ -133,6 +143,8 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "QRuntimeError",
+    "QuantumProgram",
+    "QuantumProgramResult",
     "RateLimitError",
     "RuntimeJobFailureError",
     "RuntimeJobTimeoutError",

@@ -22,7 +22,7 @@ from aioqruntime.codec._pubs import (
     encode_estimator_pubs,
     encode_sampler_pubs,
 )
-from aioqruntime.codec._qpy import QPY_ENCODE_VERSION, clear_qpy_cache, qpy_cache_info
+from aioqruntime.codec._qpy import QPY_ENCODE_VERSION, QPY_LOCK, clear_qpy_cache, qpy_cache_info
 from aioqruntime.codec._results import EstimatorPubResult
 from aioqruntime.codec._spans import (
     DoubleSliceSpan,
@@ -35,6 +35,7 @@ from aioqruntime.codec._spans import (
 
 __all__ = [
     "QPY_ENCODE_VERSION",
+    "QPY_LOCK",
     "DoubleSliceSpan",
     "EstimatorPubResult",
     "ExecutionSpan",

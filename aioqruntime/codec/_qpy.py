@@ -68,6 +68,27 @@ _DESCRIBED_TYPES: frozenset[type] = frozenset(
 )
 
 
+#: Every QPY read and write in the process goes through this lock (client and server alike).
+#:
+#: Evidence: the local server died with SIGSEGV under the official client's 32 threads (issue 9:
+#: 3 of about 11 runs of 200 Bell jobs), the fatal frame in ``qiskit/qpy/interface.py``
+#: ``_qpy.load`` (Qiskit's Rust QPY reader, used from QPY 13 on; the Rust writer from 17, the
+#: version both clients send), reached from ``_load_qpy`` in an anyio worker thread while other
+#: threads could be in QPY too (validation runs two at once; an embedding process may encode at
+#: the same time). The Rust code holds the GIL except where it calls back into Python (file reads,
+#: metadata (de)serializers, gate classes), which is where a second thread can enter it, and
+#: Qiskit documents no thread-safety for QPY. Not reproduced on our 2-core machine (150, 150, 120
+#: and 120 s of benchmarks/soak.py without this lock, 3 same-process throughput runs, 20 s of 8-32
+#: threads of raw load/dump with the GC forced on every allocation), so this is isolation, not a
+#: proven fix. It costs nothing measurable: QPY holds the GIL for its work anyway (2 and 32 threads
+#: decoding and encoding Bell pubs ran as many calls per second with the lock as without).
+#: Reentrant: a metadata serializer may itself encode a circuit (:class:`WireEncoder`).
+_QPY_LOCK = threading.RLock()
+#: The same lock, for QPY calls made outside this module (IBM's wire models read and write the
+#: executor program's QPY blob): hold it around them.
+QPY_LOCK = _QPY_LOCK
+
+
 def _metadata_serializer() -> type[Any]:
     # Imported late: the JSON encoder itself encodes circuits with this module.
     from aioqruntime.codec._encoder import WireEncoder
@@ -77,7 +98,9 @@ def _metadata_serializer() -> type[Any]:
 
 def _dump_circuit(circuit: QuantumCircuit) -> str:
     buff = io.BytesIO()
-    qpy.dump(circuit, buff, metadata_serializer=_metadata_serializer(), version=QPY_ENCODE_VERSION)
+    serializer = _metadata_serializer()
+    with _QPY_LOCK:
+        qpy.dump(circuit, buff, metadata_serializer=serializer, version=QPY_ENCODE_VERSION)
     return b64_encode(buff.getvalue(), compress=True)
 
 
@@ -279,7 +302,8 @@ def _load_qpy(text: object, path: Path) -> list[Any]:
     try:
         # No metadata_deserializer: circuit metadata stays plain JSON, as the official decoder
         # leaves it. QPY resolves instruction names only within Qiskit's own circuit library.
-        programs = qpy.load(io.BytesIO(raw))
+        with _QPY_LOCK:
+            programs = qpy.load(io.BytesIO(raw))
     except Exception as exc:  # QPY raises anything from struct.error to QpyError
         raise fail(f"malformed QPY ({type(exc).__name__}: {exc})", path) from exc
     if not programs:
@@ -301,7 +325,8 @@ def encode_instruction(instruction: Instruction) -> str:
     circuit = QuantumCircuit(qreg)
     circuit.append(instruction, qreg)
     buff = io.BytesIO()
-    qpy.dump(circuit, buff, version=QPY_ENCODE_VERSION)
+    with _QPY_LOCK:
+        qpy.dump(circuit, buff, version=QPY_ENCODE_VERSION)
     return b64_encode(buff.getvalue(), compress=True)
 
 

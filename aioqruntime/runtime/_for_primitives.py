@@ -30,8 +30,12 @@ async def submit_in_job_mode(
     backend_name: str,
     params: Mapping[str, Any],
     options: RuntimeOptions,
+    result_decoder: Callable[[str], Any] | None = None,
 ) -> AsyncRuntimeJob:
-    """One job on ``backend_name`` outside any session, watched by the service's watcher."""
+    """One job on ``backend_name`` outside any session, watched by the service's watcher.
+
+    ``result_decoder(text)`` replaces the default decoding of the results document.
+    """
     return await submit_job(
         service._core_or_raise(),
         program_id=program_id,
@@ -40,4 +44,5 @@ async def submit_in_job_mode(
         session_id=None,
         options=options,
         watcher=service._watcher_or_raise(),
+        result_decoder=result_decoder,
     )

@@ -150,7 +150,8 @@ class JobRecord:
             doc["private"] = True
         if self.calibration_id is not None:
             doc["calibration_id"] = self.calibration_id
-        if include_params and not (self.private and self.final):
+        # A private job's inputs are never shown again, whatever its state (as on the service).
+        if include_params and not self.private:
             doc["params"] = json.loads(self.params_text)
         return doc
 

@@ -22,10 +22,10 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 #: Programs the local server runs; other real programs are refused with 400, unknown ones 404.
-SUPPORTED_PROGRAMS = frozenset({"sampler", "estimator"})
-KNOWN_UNSUPPORTED = frozenset(
-    {"executor", "noise-learner", "calibrate", "circuit-runner", "qasm3-runner"}
-)
+SUPPORTED_PROGRAMS = frozenset({"sampler", "estimator", "executor"})
+#: Real programs whose work (learning a device's noise, calibrating it) an emulator cannot do.
+NOT_EMULATED = frozenset({"noise-learner", "calibrate"})
+KNOWN_UNSUPPORTED = frozenset({"circuit-runner", "qasm3-runner"})
 LOG_LEVELS = frozenset({"critical", "error", "warning", "info", "debug"})
 SESSION_CLOSED_CODE = "1217"
 JOB_NOT_FOUND_CODE = "1291"
@@ -100,6 +100,12 @@ async def create_job(request: web.Request) -> web.Response:
     if not isinstance(program_id, str) or not program_id:
         raise ApiFailure(400, "program_id: a program id is required")
     if program_id not in SUPPORTED_PROGRAMS:
+        if program_id in NOT_EMULATED:
+            raise ApiFailure(
+                400,
+                f"program_id: {program_id!r} is not emulated by the local server (it measures "
+                "a real device's noise); only 'sampler', 'estimator' and 'executor' run here",
+            )
         if program_id in KNOWN_UNSUPPORTED:
             raise ApiFailure(400, f"program_id: {program_id!r} is not run by the local server")
         raise ApiFailure(404, f"program_id: program {program_id!r} not found", code="not_found")

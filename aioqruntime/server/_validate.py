@@ -12,11 +12,7 @@ from typing import Any
 
 from aioqruntime._exceptions import CodecError
 from aioqruntime.server._config import DEFAULT_MAX_INFLATED_BYTES
-from aioqruntime.server._worker import (
-    DEFAULT_SHOTS,
-    estimator_default_precision,
-    shots_for_precision,
-)
+from aioqruntime.server._worker import EstimatorPlan, sampler_pub_shots
 
 __all__ = ["JobValidationError", "validate_params"]
 
@@ -45,6 +41,15 @@ def validate_params(
     from aioqruntime.codec import decode_estimator_params, decode_sampler_params
     from aioqruntime.codec._binary import inflate_limit
 
+    if program_id == "executor":
+        return _validate_executor(
+            params,
+            backend=backend,
+            target=target,
+            configuration=configuration,
+            max_executions=max_executions,
+            max_inflated_bytes=max_inflated_bytes,
+        )
     version = params.get("version", 2)
     if version != 2 or isinstance(version, bool):
         raise JobValidationError(f"params.version: only version 2 is supported, got {version!r}")
@@ -70,8 +75,7 @@ def validate_params(
 
     n_qubits = int(configuration.get("n_qubits", 0))
     max_shots = configuration.get("max_shots")
-    default_shots = int(options.get("default_shots") or DEFAULT_SHOTS)
-    default_precision = estimator_default_precision(options)
+    plan = EstimatorPlan(params) if program_id == "estimator" else None
     executions = 0
     for index, pub in enumerate(pubs):
         circuit = pub.circuit
@@ -81,8 +85,10 @@ def validate_params(
                 f"{backend!r} has {n_qubits}"
             )
         _check_isa(index, circuit, target, backend)
-        if program_id == "sampler":
-            shots = pub.shots if pub.shots is not None else default_shots
+        if plan is None:
+            if pub.shots is not None and pub.shots <= 0:
+                raise JobValidationError(f"params.pubs[{index}]: shots must be positive")
+            shots = sampler_pub_shots(pub.shots, options)[0]
             if shots <= 0:
                 raise JobValidationError(f"params.pubs[{index}]: shots must be positive")
             if isinstance(max_shots, int) and shots > max_shots:
@@ -90,10 +96,10 @@ def validate_params(
                     f"params.pubs[{index}]: {shots} shots exceed the backend maximum {max_shots}"
                 )
         else:
-            precision = pub.precision if pub.precision is not None else default_precision
+            precision = pub.precision if pub.precision is not None else plan.default_precision
             if not math.isfinite(precision) or precision <= 0:
                 raise JobValidationError(f"params.pubs[{index}]: precision must be positive")
-            shots = shots_for_precision(precision)
+            shots = plan.pub_shots(pub.precision)[0]
         executions += shots * max(1, int(pub.size))
     if max_executions is not None and executions > max_executions:
         raise JobValidationError(
@@ -122,10 +128,38 @@ def _check_options(program_id: str, options: Mapping[str, Any], params: Mapping[
         value = options.get(group)
         if value is not None and not isinstance(value, Mapping):
             raise JobValidationError(f"params.options.{group}: must be a JSON object")
+    _check_twirling(options.get("twirling") or {})
+    resilience = options.get("resilience") or {}
+    mitigation = resilience.get("measure_mitigation")
+    if mitigation is not None and not isinstance(mitigation, bool):
+        raise JobValidationError("params.options.resilience.measure_mitigation: must be a boolean")
     simulator = options.get("simulator") or {}
     seed = simulator.get("seed_simulator")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise JobValidationError("params.options.simulator.seed_simulator: must be an integer >= 0")
+
+
+_TWIRLING_STRATEGIES = frozenset({"active", "active-accum", "active-circuit", "all"})
+
+
+def _check_twirling(twirling: Mapping[str, Any]) -> None:
+    for name in ("enable_gates", "enable_measure"):
+        value = twirling.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise JobValidationError(f"params.options.twirling.{name}: must be a boolean")
+    for name in ("num_randomizations", "shots_per_randomization"):
+        value = twirling.get(name)
+        if value not in (None, "auto") and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise JobValidationError(
+                f"params.options.twirling.{name}: must be an integer >= 1 or 'auto', got {value!r}"
+            )
+    strategy = twirling.get("strategy")
+    if strategy is not None and strategy not in _TWIRLING_STRATEGIES:
+        raise JobValidationError(
+            f"params.options.twirling.strategy: must be one of {sorted(_TWIRLING_STRATEGIES)}"
+        )
 
 
 def _instructions(circuit: Any) -> Iterator[tuple[str, tuple[int, ...] | None]]:
@@ -155,3 +189,48 @@ def _check_isa(index: int, circuit: Any, target: Any, backend: str) -> None:
                 f"params.pubs[{index}]: instruction {name!r} on qubits {list(qargs)} is not "
                 f"supported by backend {backend!r}; the circuit is not ISA, transpile it first"
             )
+
+
+def _validate_executor(
+    params: Mapping[str, Any],
+    *,
+    backend: str,
+    target: Any,
+    configuration: Mapping[str, Any],
+    max_executions: int | None,
+    max_inflated_bytes: int,
+) -> int:
+    """An ``executor`` program: IBM's wire model, decodable circuits and samplexes, ISA."""
+    from aioqruntime.server._program_executor import ProgramError, parse_program
+
+    try:
+        program = parse_program(dict(params), max_inflated_bytes=max_inflated_bytes)
+    except ProgramError as exc:
+        raise JobValidationError(str(exc)) from exc
+    n_qubits = int(configuration.get("n_qubits", 0))
+    for item in program.items:
+        where = f"params.quantum_program.items[{item.index}]"
+        if item.circuit.num_qubits > n_qubits:
+            raise JobValidationError(
+                f"{where}: the circuit has {item.circuit.num_qubits} qubits but backend "
+                f"{backend!r} has {n_qubits}"
+            )
+        try:
+            _check_isa(item.index, item.circuit, target, backend)
+        except JobValidationError as exc:
+            raise JobValidationError(
+                str(exc).replace(f"params.pubs[{item.index}]", where, 1)
+            ) from None
+    max_shots = configuration.get("max_shots")
+    if isinstance(max_shots, int) and program.shots > max_shots:
+        raise JobValidationError(
+            f"params.quantum_program.shots: {program.shots} shots exceed the backend maximum "
+            f"{max_shots}"
+        )
+    executions = program.executions
+    if max_executions is not None and executions > max_executions:
+        raise JobValidationError(
+            f"params.quantum_program: the program needs {executions} executions (shots x "
+            f"bound circuits over all items), more than the limit of {max_executions}"
+        )
+    return executions

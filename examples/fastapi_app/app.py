@@ -123,7 +123,7 @@ def summarize(job: AsyncRuntimeJob) -> dict[str, Any]:
     if error is not None:
         summary["error"] = str(error)
         return summary
-    data = job.result()[0].data
+    data = job.result_nowait()[0].data
     summary["counts"] = {
         name: value.get_counts() for name, value in data.items() if hasattr(value, "get_counts")
     }

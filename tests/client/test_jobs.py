@@ -155,7 +155,7 @@ async def test_job_cancel_stops_a_running_job() -> None:
         with anyio.fail_after(60), pytest.raises(JobCancelledError) as caught:
             await job
         assert caught.value.job_id == job.job_id()
-        assert job.status() == JobStatus.CANCELLED  # a JobStatusReading (str), as 0.51.0
+        assert job.status() == JobStatus.CANCELLED
         assert server.job(job.job_id()).status.value == "Cancelled"
         assert len(api_requests(server, "POST", f"/jobs/{job.job_id()}/cancel")) == 1
 

@@ -117,13 +117,3 @@ def test_another_instance_cannot_see_a_job(make_service: ServiceFactory) -> None
         stranger.job(job.job_id())
     assert stranger.jobs(limit=None) == []
     job.result()
-
-
-def test_executor_sampler_is_refused_clearly(service: Any) -> None:
-    """The new client-side ``Sampler`` submits the ``executor`` program, which the local server
-    does not run: the submission fails at once with a message saying so (no job is left over)."""
-    from qiskit_ibm_runtime.executor_sampler import Sampler
-
-    backend = service.backend(BACKEND)
-    with pytest.raises(IBMRuntimeError, match="not run by the local server"):
-        Sampler(mode=backend).run([isa_bell(backend)], shots=10)

@@ -142,7 +142,7 @@ async def test_instance_isolation(api: Api, server: LocalRuntimeServer) -> None:
     ("change", "needle"),
     [
         ({"program_id": "nope"}, "program"),
-        ({"program_id": "executor"}, "executor"),
+        ({"program_id": "noise-learner"}, "not emulated"),
         ({"backend": "ibm_nowhere"}, "backend"),
         ({"tags": ["x" * 87]}, "tag"),
         ({"tags": [str(i) for i in range(9)]}, "8 tags"),

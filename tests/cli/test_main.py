@@ -1,4 +1,4 @@
-"""The README's main command and the CLI shell."""
+"""The CLI shell: the README's main command, help, and a missing command."""
 
 from __future__ import annotations
 
@@ -47,3 +47,22 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "demo" in out
     assert "serve" in out
+
+
+@pytest.mark.parametrize("command", ["backends", "jobs", "job", "sessions", "cancel"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--url" in out
+    assert "--token" in out
+    assert "exit status" in out
+
+
+def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("demo", "serve", "backends", "jobs", "job", "sessions", "cancel"):
+        assert command in out

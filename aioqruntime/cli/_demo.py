@@ -8,10 +8,14 @@ energy, jobs and time.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
+
+from aioqruntime.cli._output import echo
+from aioqruntime.cli._status import EXIT_OK
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -26,6 +30,15 @@ _H2_TERMS = [
     ("XX", 0.180931),
 ]
 _SPSA_ITERATIONS = 40
+
+__all__ = ["add_parser", "demo"]
+
+
+def add_parser(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="run the demo against the embedded local server"
+    )
+    parser.set_defaults(handler=demo)
 
 
 @dataclass
@@ -135,15 +148,17 @@ async def _run() -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def demo(args: argparse.Namespace) -> int:
+    """Run the demo and print its summary; the exit status."""
     import anyio
 
     summary = anyio.run(_run)
     counts = dict(sorted(summary["counts"].items()))
-    print("aioqruntime demo (embedded local server, qiskit-aer)")
-    print(f"  backend        : {summary['backend']}")
-    print(f"  Bell counts    : {counts}")
-    print(f"  VQE energy     : {summary['energy']:+.4f} Ha (exact {summary['exact']:+.4f} Ha)")
-    print(f"  jobs submitted : {summary['jobs']}")
-    print(f"  wall time      : {summary['seconds']:.1f} s")
-    return 0
+    out = sys.stdout
+    echo("aioqruntime demo (embedded local server, qiskit-aer)", out)
+    echo(f"  backend        : {summary['backend']}", out)
+    echo(f"  Bell counts    : {counts}", out)
+    echo(f"  VQE energy     : {summary['energy']:+.4f} Ha (exact {summary['exact']:+.4f} Ha)", out)
+    echo(f"  jobs submitted : {summary['jobs']}", out)
+    echo(f"  wall time      : {summary['seconds']:.1f} s", out)
+    return EXIT_OK
