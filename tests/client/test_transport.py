@@ -68,11 +68,16 @@ async def test_post_jobs_5xx_is_ambiguous_at_the_client_layer_and_reconciled_abo
 async def test_post_jobs_dropped_connection_is_reconciled_not_blindly_retried() -> None:
     faults = (FaultRule(path="/jobs", method="POST", drop=1.0),)
     async with local_service(faults=faults) as (server, service):
+        # One POST at the client layer: the connection dropped after the body was sent.
+        with pytest.raises(AmbiguousSubmissionError) as ambiguous:
+            await service.client.jobs.create(create_job("{}"), tag="aioqruntime:t2")
+        cause = ambiguous.value.__cause__
+        assert isinstance(cause, APIConnectionError) and cause.request_sent is True
         backend = await service.backend("ibm_local5")
         with pytest.raises(APIConnectionError) as caught:
             await AsyncSampler(backend).run([x_pattern(1, 1, 5)])
         assert not isinstance(caught.value, AmbiguousSubmissionError)
-        assert server.fault_counts.get("drop") == FAST_RETRY.max_attempts
+        assert server.fault_counts.get("drop") == 1 + FAST_RETRY.max_attempts
         assert sum(server.counts().values()) == 0
 
 
@@ -103,6 +108,7 @@ async def test_connection_refused_post_is_retried_not_ambiguous() -> None:
                 create_job('{"program_id": "sampler"}'), tag="t"
             )
         assert not isinstance(caught.value, AmbiguousSubmissionError)
+        assert caught.value.request_sent is False  # the error says it never left
         assert transport.requests_sent == FAST_RETRY.max_attempts
 
 
