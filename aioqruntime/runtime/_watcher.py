@@ -18,7 +18,8 @@ number of jobs:
    The decoded result is kept on the job object for as long as it lives.
 
 Between ticks the watcher sleeps on an ``anyio.Event`` (set by each submission) for the delay of
-:class:`PollSchedule`, stretched so that requests per second stay under a ceiling.
+:class:`PollSchedule` (its owner's), stretched so that the requests per second actually sent stay
+under the schedule's ``max_requests_per_second``.
 
 A service without the list form (an emulation answering 404/405/501 to ``GET /jobs``, or one
 whose pages cannot be read :data:`MALFORMED_BEFORE_FALLBACK` ticks in a row) is followed job by

@@ -189,9 +189,11 @@ async def test_auth_exchanges_at_iam_and_retries_a_401_once_with_a_fresh_token()
             return _json(401, {"errors": [{"message": "expired"}]})
         return _json(200, {"instance": "crn", "usage_consumed_seconds": 1})
 
-    client, _ = _client(handler, iam_url=IAM, api_key=Secret("key"))
+    client, mock = _client(handler, iam_url=IAM, api_key=Secret("key"))
     await client.usage.get()
     assert seen == ["Bearer t1", "Bearer t2"]
+    exchanges = [r for r in mock.requests if r.base_url == IAM]
+    assert [r.timeout for r in exchanges] == [Timeouts().iam] * 2  # Timeouts.iam bounds each
     assert client.statistics()["reauthentications"] == 1
 
 
