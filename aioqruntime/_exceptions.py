@@ -179,7 +179,20 @@ class InternalServerError(APIStatusError):
 
 
 class APIConnectionError(APIError):
-    """No (complete) answer: connection refused, reset or dropped."""
+    """No (complete) answer: connection refused, reset or dropped.
+
+    ``request_sent`` says whether the request may have reached the server (``False``: it
+    certainly did not, e.g. connection refused), which decides whether a request with an effect
+    may be repeated; ``retryable`` is ``False`` when another attempt cannot help (a rejected
+    certificate).
+    """
+
+    def __init__(
+        self, message: str, *, request_sent: bool = True, retryable: bool = True, **kwargs: Any
+    ) -> None:
+        self.request_sent = request_sent
+        self.retryable = retryable
+        super().__init__(message, **kwargs)
 
 
 class APITimeoutError(APIConnectionError):

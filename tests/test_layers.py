@@ -18,29 +18,37 @@ FORBIDDEN: dict[str, set[str]] = {
     "protocol": {
         "asyncio", "aiohttp", "anyio", "qiskit", "numpy",
         "aioqruntime.codec", "aioqruntime.backends", "aioqruntime.transport",
-        "aioqruntime.runtime", "aioqruntime.primitives", "aioqruntime.server",
-        "aioqruntime.variational",
+        "aioqruntime.client", "aioqruntime.runtime", "aioqruntime.primitives",
+        "aioqruntime.server", "aioqruntime.variational",
     },
     "codec": {
         "asyncio", "aiohttp", "anyio",
-        "aioqruntime.backends", "aioqruntime.transport", "aioqruntime.runtime",
-        "aioqruntime.primitives", "aioqruntime.server", "aioqruntime.variational",
+        "aioqruntime.backends", "aioqruntime.transport", "aioqruntime.client",
+        "aioqruntime.runtime", "aioqruntime.primitives", "aioqruntime.server",
+        "aioqruntime.variational",
     },
     "backends": {
         "asyncio", "aiohttp", "anyio",
-        "aioqruntime.transport", "aioqruntime.runtime", "aioqruntime.primitives",
-        "aioqruntime.server", "aioqruntime.variational",
+        "aioqruntime.transport", "aioqruntime.client", "aioqruntime.runtime",
+        "aioqruntime.primitives", "aioqruntime.server", "aioqruntime.variational",
     },
     "transport": {
-        "qiskit", "aioqruntime.runtime", "aioqruntime.primitives", "aioqruntime.server",
+        "qiskit", "aioqruntime.client", "aioqruntime.runtime", "aioqruntime.primitives",
+        "aioqruntime.server", "aioqruntime.variational",
+    },
+    "client": {
+        "aiohttp", "qiskit", "numpy", "aioqruntime.codec", "aioqruntime.backends",
+        "aioqruntime.runtime", "aioqruntime.primitives", "aioqruntime.server",
         "aioqruntime.variational",
     },
-    "runtime": {"aioqruntime.primitives", "aioqruntime.server", "aioqruntime.variational"},
+    "runtime": {
+        "aiohttp", "aioqruntime.primitives", "aioqruntime.server", "aioqruntime.variational",
+    },
     "primitives": {"aioqruntime.server", "aioqruntime.variational"},
     "variational": {"aioqruntime.server"},
     "server": {
-        "aioqruntime.transport", "aioqruntime.runtime", "aioqruntime.primitives",
-        "aioqruntime.variational",
+        "aioqruntime.transport", "aioqruntime.client", "aioqruntime.runtime",
+        "aioqruntime.primitives", "aioqruntime.variational",
     },
 }  # fmt: skip
 

@@ -48,6 +48,8 @@ from aioqruntime.runtime import (
     AsyncRuntimeService,
     AsyncSession,
     ServiceBackend,
+    run_off_loop,
+    submit_in_job_mode,
 )
 from aioqruntime.runtime._context import current_mode
 from aioqruntime.runtime._options import RuntimeOptions
@@ -123,10 +125,11 @@ class _Primitive(Generic[OptionsT]):
         if dry_run:
             backend = await _mock_counterpart(service, backend)
         self._check_run(backend, program_options)
-        core = service._core_or_raise()
         # Coercion, the ISA check and encoding are CPU work: one step in a worker thread. Its
         # errors (InvalidInputError) come back here, before any request is sent.
-        encoded = await core.encode(self._prepare, items, default, backend, program_options)
+        encoded = await run_off_loop(
+            service, self._prepare, items, default, backend, program_options
+        )
         params: dict[str, Any] = {
             "pubs": encoded,
             "options": program_options,
@@ -188,13 +191,12 @@ class _Primitive(Generic[OptionsT]):
         runtime: RuntimeOptions,
     ) -> AsyncRuntimeJob:
         """Job mode: one job on ``backend``, watched by the service."""
-        return await service._core_or_raise().submit(
+        return await submit_in_job_mode(
+            service,
             program_id=self._program_id,
             backend_name=backend.name,
             params=params,
-            session_id=None,
             options=runtime,
-            watcher=service._watcher_or_raise(),
         )
 
 

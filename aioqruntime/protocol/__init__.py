@@ -7,17 +7,23 @@ or imports asyncio, aiohttp, anyio, qiskit or numpy; the transport and the local
 
 from __future__ import annotations
 
-from aioqruntime.protocol._endpoints import (
+from aioqruntime.protocol._constants import (
     API_VERSION,
+    CLIENT_APPLICATION,
+    CLIENT_TAG_PREFIX,
+    MAX_JOBS_PAGE,
+    RAN_TOO_LONG_REASON_CODE,
+    SESSION_CLOSED_CODE,
+    client_application,
+)
+from aioqruntime.protocol._endpoints import (
     MAX_JOB_TAG_LENGTH,
     MAX_JOB_TAGS,
-    MAX_JOBS_PAGE,
     backend_configuration,
     backend_properties,
     backend_status,
     cancel_job,
     cancel_session,
-    client_application,
     close_session,
     create_job,
     create_session,
@@ -27,6 +33,7 @@ from aioqruntime.protocol._endpoints import (
     get_session,
     iam_token_request,
     instance_usage,
+    job_body,
     job_logs,
     job_metrics,
     job_results,
@@ -65,7 +72,7 @@ from aioqruntime.protocol._jwt import (
 from aioqruntime.protocol._maxtime import MAX_TIME_CAP_SECONDS, format_max_time, parse_max_time
 from aioqruntime.protocol._models import Job, JobCreated, JobList, JobMetrics, JobUsage
 from aioqruntime.protocol._polling import MAX_JOBS_PER_LIST_REQUEST, PollSchedule
-from aioqruntime.protocol._ratelimit import BucketStatistics, SlidingWindowLimit, TokenBucket
+from aioqruntime.protocol._ratelimit import SlidingWindowLimit
 from aioqruntime.protocol._resources import (
     BackendList,
     BackendListEntry,
@@ -87,7 +94,6 @@ from aioqruntime.protocol._secrets import Secret
 from aioqruntime.protocol._states import (
     JOB_FINAL_STATUSES,
     JOB_TRANSITIONS,
-    RAN_TOO_LONG_REASON_CODE,
     SERVER_JOB_TERMINAL_STATES,
     SESSION_TRANSITIONS,
     JobStatus,
@@ -108,6 +114,8 @@ from aioqruntime.protocol._states import (
 
 __all__ = [
     "API_VERSION",
+    "CLIENT_APPLICATION",
+    "CLIENT_TAG_PREFIX",
     "DEFAULT_RETRY_STATUSES",
     "EXPIRY_MARGIN_SECONDS",
     "IDEMPOTENT_METHODS",
@@ -121,13 +129,13 @@ __all__ = [
     "RAN_TOO_LONG_REASON_CODE",
     "REFRESH_FRACTION",
     "SERVER_JOB_TERMINAL_STATES",
+    "SESSION_CLOSED_CODE",
     "SESSION_TRANSITIONS",
     "ApiErrorBody",
     "ApiErrorItem",
     "BackendList",
     "BackendListEntry",
     "BackendStatus",
-    "BucketStatistics",
     "HttpRequest",
     "HttpResponse",
     "InvalidTokenError",
@@ -146,7 +154,6 @@ __all__ = [
     "SessionState",
     "SessionTimestamp",
     "SlidingWindowLimit",
-    "TokenBucket",
     "TokenResponse",
     "TokenTimes",
     "UniformSource",
@@ -179,6 +186,7 @@ __all__ = [
     "instance_usage",
     "is_final",
     "is_server_terminal",
+    "job_body",
     "job_logs",
     "job_metrics",
     "job_outcome",

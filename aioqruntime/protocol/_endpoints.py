@@ -8,19 +8,17 @@ local server and recorded traces agree with both clients. Auth headers are not a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from aioqruntime._exceptions import InvalidInputError
-from aioqruntime._version import __version__
+from aioqruntime.protocol._constants import API_VERSION, MAX_JOBS_PAGE, client_application
 from aioqruntime.protocol._http import HttpRequest, json_body, path_segment
 from aioqruntime.protocol._secrets import Secret
 
 __all__ = [
-    "API_VERSION",
-    "MAX_JOBS_PAGE",
     "MAX_JOB_TAGS",
     "MAX_JOB_TAG_LENGTH",
     "backend_configuration",
@@ -28,7 +26,6 @@ __all__ = [
     "backend_status",
     "cancel_job",
     "cancel_session",
-    "client_application",
     "close_session",
     "create_job",
     "create_session",
@@ -38,6 +35,7 @@ __all__ = [
     "get_session",
     "iam_token_request",
     "instance_usage",
+    "job_body",
     "job_logs",
     "job_metrics",
     "job_results",
@@ -46,10 +44,6 @@ __all__ = [
     "update_job_tags",
 ]
 
-#: ``IBM-API-Version`` the official client 0.48-0.51 sends (protocol.md §1.7).
-API_VERSION: Final = "2026-04-15"
-#: Largest ``limit`` of ``GET /jobs`` the service honours.
-MAX_JOBS_PAGE: Final = 200
 MAX_JOB_TAGS: Final = 8
 MAX_JOB_TAG_LENGTH: Final = 86
 
@@ -57,14 +51,6 @@ IAM_APIKEY_GRANT: Final = "urn:ibm:params:oauth:grant-type:apikey"
 _JSON: Final = "application/json"
 _ACCEPT_JSON: Final = {"Accept": _JSON}
 _SEND_JSON: Final = {"Accept": _JSON, "Content-Type": _JSON}
-
-
-def client_application(name: str = "aioqruntime", version: str = __version__) -> str:
-    """``X-Qx-Client-Application``: the official ``qiskit-version-2/<packages>/<caller>`` layout.
-
-    The server derives a job's ``caller`` metric from it, so we keep the layout and name ourselves.
-    """
-    return f"qiskit-version-2/{name}-{version}/{name}"
 
 
 def default_headers(
@@ -170,6 +156,39 @@ def cancel_session(session_id: str) -> HttpRequest:
 
 
 # --- jobs -------------------------------------------------------------------------------------
+
+
+def job_body(
+    *,
+    program_id: str,
+    backend: str,
+    params: Mapping[str, Any],
+    tags: Iterable[str] = (),
+    session_id: str | None = None,
+    log_level: str | None = None,
+    image: str | None = None,
+    max_execution_time: int | None = None,
+    private: bool = False,
+) -> dict[str, Any]:
+    """The ``POST /jobs`` body (protocol.md §3.1) from the SDK's names.
+
+    The wire renames two of them: ``image`` travels as ``runtime`` and ``max_execution_time`` as
+    ``cost``; unset optional fields are left out, as the official client does.
+    """
+    body: dict[str, Any] = {"program_id": program_id, "backend": backend}
+    if session_id:
+        body["session_id"] = session_id
+    if log_level:
+        body["log_level"] = log_level
+    if image:
+        body["runtime"] = image
+    if max_execution_time:
+        body["cost"] = max_execution_time
+    if private:
+        body["private"] = True
+    body["tags"] = list(tags)
+    body["params"] = dict(params)
+    return body
 
 
 def create_job(body_json: str | bytes) -> HttpRequest:

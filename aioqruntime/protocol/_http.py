@@ -63,6 +63,9 @@ class HttpRequest:
 
     ``path`` is relative to the API base (``/jobs/abc``) with its segments already percent-encoded;
     ``query`` keeps order and allows repeated keys (``tags=a&tags=b``).
+    ``base_url`` is empty in what the builders return; the transport fills it in (the API or the
+    IAM base) before the request goes to an :class:`~aioqruntime.transport.HttpTransport`.
+    ``timeout`` is a total budget in seconds for this one exchange (``None``: the defaults).
     The repr hides the body and credential headers: a body may hold an API key.
     """
 
@@ -71,6 +74,8 @@ class HttpRequest:
     query: tuple[tuple[str, str], ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    base_url: str = ""
+    timeout: float | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -88,9 +93,9 @@ class HttpRequest:
         qs = self.query_string
         return f"{self.path}?{qs}" if qs else self.path
 
-    def url(self, base_url: str) -> str:
-        """The absolute URL under ``base_url`` (e.g. ``https://host/api/v1``)."""
-        return base_url.rstrip("/") + self.target
+    def url(self, base_url: str | None = None) -> str:
+        """The absolute URL under ``base_url`` (e.g. ``https://host/api/v1``; default: ours)."""
+        return (self.base_url if base_url is None else base_url).rstrip("/") + self.target
 
     def with_headers(self, extra: Mapping[str, str]) -> HttpRequest:
         """A copy whose headers are ``extra`` merged over ours (case-insensitively)."""

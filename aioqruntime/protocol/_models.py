@@ -15,9 +15,9 @@ from typing import Any
 
 from typing_extensions import Self
 
+from aioqruntime.protocol._constants import RAN_TOO_LONG_REASON_CODE
 from aioqruntime.protocol._fields import FieldReader, optional_timestamp, raw_field
 from aioqruntime.protocol._states import (
-    RAN_TOO_LONG_REASON_CODE,
     JobStatus,
     ServerJobState,
     job_status_from_server,

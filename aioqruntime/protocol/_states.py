@@ -1,6 +1,6 @@
 """The job and session lifecycles, in one table (style rule A4).
 
-The client, the shared poller and the local server all read these definitions, so a state name,
+The client, the job watcher and the local server all read these definitions, so a state name,
 a terminal set or the 1305 rule is written exactly once.
 
 Job lifecycle (server states, protocol.md §4)::
@@ -31,11 +31,12 @@ from aioqruntime._exceptions import (
     JobFailedError,
     JobRanTooLongError,
 )
+from aioqruntime.protocol._constants import RAN_TOO_LONG_REASON_CODE
 
 __all__ = [
     "JOB_FINAL_STATUSES",
     "JOB_TRANSITIONS",
-    "RAN_TOO_LONG_REASON_CODE",
+    "RAN_TOO_LONG_REASON_CODE",  # re-exported: defined in _constants
     "SERVER_JOB_TERMINAL_STATES",
     "SESSION_TRANSITIONS",
     "JobStatus",
@@ -53,9 +54,6 @@ __all__ = [
     "parse_session_state",
     "session_status_text",
 ]
-
-#: ``state.reason_code`` of a job the service cancelled for exceeding its maximum execution time.
-RAN_TOO_LONG_REASON_CODE: Final = 1305
 
 
 class ServerJobState(str, enum.Enum):

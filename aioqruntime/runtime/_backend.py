@@ -7,14 +7,9 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aioqruntime._exceptions import NotFoundError
 from aioqruntime.backends import BackendProperties, RuntimeBackend, build_target
 from aioqruntime.protocol import (
     BackendListEntry,
-    BackendStatus,
-    backend_configuration,
-    backend_properties,
-    backend_status,
 )
 
 if TYPE_CHECKING:
@@ -78,26 +73,19 @@ async def fetch_documents(
     """Configuration and properties of ``name`` (concurrently); simulators have no properties."""
     from aioqruntime.runtime._tasks import run_concurrently
 
-    transport = service._core_or_raise().transport
+    backends = service._core_or_raise().client.backends
     configuration: dict[str, Any] = {}
     properties: dict[str, Any] | None = None
 
     async def read_configuration() -> None:
         nonlocal configuration
-        response = await transport.send(backend_configuration(name, calibration_id=calibration_id))
-        configuration = dict(response.json())
+        configuration = await backends.configuration(name, calibration_id=calibration_id)
 
     async def read_properties() -> None:
         nonlocal properties
-        request = backend_properties(
+        properties = await backends.properties(
             name, calibration_id=calibration_id, updated_before=updated_before
         )
-        try:
-            response = await transport.send(request)
-        except NotFoundError:
-            return
-        data = response.json() if response.body.strip() else None
-        properties = dict(data) if isinstance(data, dict) and data else None
 
     await run_concurrently((read_configuration, read_properties))
     if configuration.get("simulator"):
@@ -166,9 +154,7 @@ class ServiceBackend(RuntimeBackend):
         return self._status
 
     async def _fetch_status(self) -> BackendStatusInfo:
-        transport = self._service._core_or_raise().transport
-        response = await transport.send(backend_status(self.name))
-        raw = BackendStatus.from_json(response.json())
+        raw = await self._service._core_or_raise().client.backends.status(self.name)
         self._status = BackendStatusInfo(
             backend_name=self.name,
             backend_version=raw.backend_version,
@@ -185,7 +171,7 @@ class ServiceBackend(RuntimeBackend):
         entry = await service._list_entry(self.name)
         documents = await fetch_documents(service, self.name, entry, self._calibration_id)
         core = service._core_or_raise()
-        target: Target = await core.encode(
+        target: Target = await core.offload.run(
             lambda: build_target(
                 documents.configuration,
                 documents.properties,
@@ -211,7 +197,7 @@ class ServiceBackend(RuntimeBackend):
             self._service, self.name, None, self._calibration_id, datetime
         )
         core = self._service._core_or_raise()
-        target: Target = await core.encode(
+        target: Target = await core.offload.run(
             lambda: build_target(
                 documents.configuration,
                 documents.properties,

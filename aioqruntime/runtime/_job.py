@@ -1,9 +1,11 @@
 """``AsyncRuntimeJob``: a handle on a remote job that is also a future.
 
-The job never polls by itself. A :class:`~aioqruntime.runtime._watcher.JobWatcher` (one per
-service and one per session) refreshes every pending job in bulk and *settles* the handle:
-it stores the outcome, sets the ``anyio.Event`` that awaiting tasks sleep on, and then calls the
-done-callbacks in registration order, from the watcher task.
+The job never polls by itself, and it never changes itself: its state is one
+:class:`~aioqruntime.runtime._state.JobState` that the handle reads. A
+:class:`~aioqruntime.runtime._watcher.JobWatcher` (one per service and one per session) refreshes
+every pending job in bulk and *settles* the state: it stores the outcome, sets the ``anyio.Event``
+that awaiting tasks sleep on, and then calls the done-callbacks in registration order, from the
+watcher task.
 
 Colours (style C10): reading state (``status()``, ``done()``, ``result_nowait()``, ``job_id()``)
 and registering callbacks are sync and never do I/O; ``await job``, ``await job.result()``,
@@ -18,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, Protocol, final
 
 import anyio
 
@@ -26,33 +28,35 @@ from aioqruntime._exceptions import (
     InvalidInputError,
     JobNotDoneError,
     JobTimeoutError,
-    NotFoundError,
-    QRuntimeError,
     ServiceClosedError,
 )
+from aioqruntime.client import RuntimeClient
 from aioqruntime.protocol import (
     Job,
     JobStatus,
-    cancel_job,
-    get_job,
     is_final,
-    job_logs,
-    job_metrics,
-    update_job_tags,
 )
+from aioqruntime.runtime._limiter import SubmissionLimiter
+from aioqruntime.runtime._state import JobState, status_text
 
-if TYPE_CHECKING:
-    from aioqruntime.runtime._core import ServiceCore
-    from aioqruntime.runtime._watcher import JobWatcher
-    from aioqruntime.transport import Transport
-
-__all__ = ["AsyncRuntimeJob", "DoneCallback", "JobStatusReading"]
+__all__ = ["AsyncRuntimeJob", "DoneCallback", "JobContext", "JobStatusReading"]
 
 logger = logging.getLogger("aioqruntime.runtime")
 
 #: A done-callback receives the job; its return value is ignored. It must be quick and must not
 #: block: set an Event or send on a memory stream to hand work to your own tasks.
 DoneCallback = Callable[["AsyncRuntimeJob"], object]
+
+
+class JobContext(Protocol):
+    """What a job handle needs of the open service it came from (the service's core)."""
+
+    client: RuntimeClient
+    instance: str | None
+    closed: bool
+    limiter: SubmissionLimiter
+    #: ``await service.backend(name)`` (``job.backend()``), once the service set it.
+    backend_loader: Callable[[str], Awaitable[Any]] | None
 
 
 class JobStatusReading(str):
@@ -92,51 +96,36 @@ class AsyncRuntimeJob:
 
     def __init__(
         self,
-        job_id: str,
+        state: JobState[AsyncRuntimeJob],
         *,
-        core: ServiceCore,
-        watcher: JobWatcher,
-        backend_name: str | None,
-        program_id: str | None = None,
-        session_id: str | None = None,
-        tags: Sequence[str] = (),
+        core: JobContext,
         client_tag: str | None = None,
         label: str | None = None,
-        result_decoder: Callable[[str], Any] | None = None,
         private: bool = False,
     ) -> None:
-        self._job_id = job_id
+        self._state = state
+        state.handle = self
         self._core = core
-        self._watcher = watcher
-        self._backend_name = backend_name
-        self._program_id = program_id
-        self._session_id = session_id
-        self._tags: tuple[str, ...] = tuple(tags)
         self._client_tag = client_tag
         self._label = label
         self._private = private
-        self.result_decoder = result_decoder
-        self._status: JobStatus | str = JobStatus.INITIALIZING
-        self._reason: str | None = None
-        self._reason_code: int | None = None
-        self._creation_date: datetime | None = None
-        self._error_message: str | None = None
-        # Exactly one of these is meaningful once ``_settled`` is set.
-        self._result: Any = None
-        self._exception: BaseException | None = None
-        self._done = False
-        self._settled = anyio.Event()
-        self._callbacks: list[DoneCallback] = []
         self._fetch_lock = anyio.Lock()
-        self._listeners: list[Callable[[AsyncRuntimeJob], None]] = []
-        #: The last description of the job the service gave (``None`` before the first one).
-        self.last_seen: Job | None = None
 
     # --- identity (sync, no I/O) ---------------------------------------------------------------
 
+    @property
+    def last_seen(self) -> Job | None:
+        """The last description of the job the service gave (``None`` before the first one)."""
+        return self._state.last_seen
+
+    @property
+    def result_decoder(self) -> Callable[[str], Any] | None:
+        """What decodes the results document (``None``: the runtime's own decoder)."""
+        return self._state.result_decoder
+
     def job_id(self) -> str:
         """The service's id of this job."""
-        return self._job_id
+        return self._state.job_id
 
     async def backend(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 (official)
         """The backend object the job runs on (``await service.backend(name)``, cached).
@@ -145,14 +134,14 @@ class AsyncRuntimeJob:
         name without I/O.
         """
         loader = self._core.backend_loader
-        if self._backend_name is None or loader is None:
+        if self._state.backend_name is None or loader is None:
             return None
         try:
             with anyio.fail_after(timeout) if timeout is not None else _no_limit():
-                return await loader(self._backend_name)
+                return await loader(self._state.backend_name)
         except TimeoutError:
             raise JobTimeoutError(
-                f"Timed out reading the backend of job {self._job_id} after {timeout} secs"
+                f"Timed out reading the backend of job {self._state.job_id} after {timeout} secs"
             ) from None
 
     async def properties(self, refresh: bool = False) -> Any:
@@ -160,25 +149,25 @@ class AsyncRuntimeJob:
         backend = await self.backend()
         if backend is None:
             return None
-        if self._creation_date is None or refresh:
+        if self._state.creation_date is None or refresh:
             await self.refresh()
-        when = self._creation_date
+        when = self._state.creation_date
         return await backend.properties_at(when) if when is not None else backend.properties()
 
     @property
     def backend_name(self) -> str | None:
         """The name of the job's backend (no I/O)."""
-        return self._backend_name
+        return self._state.backend_name
 
     @property
     def session_id(self) -> str | None:
         """The session or batch the job belongs to, ``None`` in job mode."""
-        return self._session_id
+        return self._state.session_id
 
     @property
     def tags(self) -> list[str]:
         """The job's tags as last seen (our ``aioqruntime:<hex>`` submission tag included)."""
-        return list(self._tags)
+        return list(self._state.tags)
 
     @property
     def client_tag(self) -> str | None:
@@ -192,12 +181,12 @@ class AsyncRuntimeJob:
 
     @property
     def program_id(self) -> str | None:
-        return self._program_id
+        return self._state.program_id
 
     @property
     def primitive_id(self) -> str | None:
         """``"sampler"`` or ``"estimator"`` (the official name of :attr:`program_id`)."""
-        return self._program_id
+        return self._state.program_id
 
     @property
     def instance(self) -> str | None:
@@ -207,17 +196,21 @@ class AsyncRuntimeJob:
     @property
     def private(self) -> bool:
         """Whether the job's inputs and results are private (as the service last said)."""
-        return bool(self.last_seen.private) if self.last_seen is not None else self._private
+        return (
+            bool(self._state.last_seen.private)
+            if self._state.last_seen is not None
+            else self._private
+        )
 
     @property
     def image(self) -> str:
         """The runtime image of the job, ``""`` for the default one."""
-        return (self.last_seen.runtime if self.last_seen is not None else None) or ""
+        return (self._state.last_seen.runtime if self._state.last_seen is not None else None) or ""
 
     @property
     def usage_estimation(self) -> dict[str, Any]:
         """``{"quantum_seconds": ...}``: the service's estimate, as last seen (no I/O)."""
-        seen = self.last_seen
+        seen = self._state.last_seen
         return {"quantum_seconds": seen.estimated_running_time_seconds if seen else None}
 
     @property
@@ -226,15 +219,12 @@ class AsyncRuntimeJob:
         return self._read_inputs()
 
     async def _read_inputs(self) -> dict[str, Any]:
-        response = await self._transport().send(get_job(self._job_id, exclude_params=False))
-        data = response.json()
-        params = data.get("params") if isinstance(data, dict) else None
-        return dict(params) if isinstance(params, dict) else {}
+        return await self._client().jobs.params(self._state.job_id)
 
     @property
     def creation_date(self) -> datetime | None:
         """When the service created the job (known after the first refresh)."""
-        return self._creation_date
+        return self._state.creation_date
 
     # --- state (sync, cached) ------------------------------------------------------------------
 
@@ -253,20 +243,20 @@ class AsyncRuntimeJob:
 
     def done(self) -> bool:
         """Whether the job reached a final state and its outcome is available."""
-        return self._done
+        return self._state.done
 
     def in_final_state(self) -> bool:
         """Whether the job is ``DONE``, ``CANCELLED`` or ``ERROR`` (as last seen)."""
-        return is_final(self._status)
+        return is_final(self._state.status)
 
     def running(self) -> bool:
-        return self._status == JobStatus.RUNNING
+        return self._state.status == JobStatus.RUNNING
 
     def cancelled(self) -> bool:
-        return self._status == JobStatus.CANCELLED
+        return self._state.status == JobStatus.CANCELLED
 
     def errored(self) -> bool:
-        return self._status == JobStatus.ERROR
+        return self._state.status == JobStatus.ERROR
 
     async def result(
         self,
@@ -304,11 +294,11 @@ class AsyncRuntimeJob:
                 await self._wait_settled()
         except TimeoutError:
             raise JobTimeoutError(
-                f"Timed out waiting for job {self._job_id} to complete after {timeout} secs; "
+                f"Timed out waiting for job {self._state.job_id} to complete after {timeout} secs; "
                 "the job still runs"
             ) from None
-        if not self._done and self._exception is not None:  # abandoned by its owner
-            raise self._exception
+        if not self._state.done and self._state.exception is not None:  # abandoned by its owner
+            raise self._state.exception
 
     def result_nowait(self) -> Any:
         """The job's result, without waiting.
@@ -316,29 +306,29 @@ class AsyncRuntimeJob:
         Raises :class:`JobNotDoneError` while the job is not final, or the job's typed
         :class:`JobError` (``JobFailedError``, ``JobCancelledError``, ``JobRanTooLongError``).
         """
-        if not self._done:
-            if self._exception is not None:  # abandoned: the watcher stopped before the end
-                raise self._exception
+        if not self._state.done:
+            if self._state.exception is not None:  # abandoned: the watcher stopped before the end
+                raise self._state.exception
             raise JobNotDoneError(
-                f"job {self._job_id} is {self._status_text()}, not final: await it instead"
+                f"job {self._state.job_id} is {self._status_text()}, not final: await it instead"
             )
-        if self._exception is not None:
-            raise self._exception
-        return self._result
+        if self._state.exception is not None:
+            raise self._state.exception
+        return self._state.result
 
     def exception(self) -> BaseException | None:
         """The job's error once it is done (``None`` if it succeeded); JobNotDoneError before."""
-        if not self._done:
-            raise JobNotDoneError(f"job {self._job_id} is {self._status_text()}, not final")
-        return self._exception
+        if not self._state.done:
+            raise JobNotDoneError(f"job {self._state.job_id} is {self._status_text()}, not final")
+        return self._state.exception
 
     def error_message(self) -> str | None:
         """The failure text of a failed or cancelled job, ``None`` otherwise."""
-        return self._error_message
+        return self._state.error_message
 
     @property
     def reason_code(self) -> int | None:
-        return self._reason_code
+        return self._state.reason_code
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._wait().__await__()
@@ -350,15 +340,15 @@ class AsyncRuntimeJob:
     async def _wait_settled(self) -> None:
         # Only an observation: cancelling this wait leaves the job and the watcher untouched.
         if (
-            not self._settled.is_set()
-            and is_final(self._status)
-            and not self._watcher.is_tracking(self)
+            not self._state.settled.is_set()
+            and is_final(self._state.status)
+            and not self._state.watcher.is_tracking(self._state)
         ):
             # Listed as already final (service.jobs()): fetch its outcome on first demand.
             async with self._fetch_lock:
-                if not self._settled.is_set():
-                    await self._watcher.settle_now(self)
-        await self._settled.wait()
+                if not self._state.settled.is_set():
+                    await self._state.watcher.settle_now(self._state)
+        await self._state.settled.wait()
 
     # --- callbacks -----------------------------------------------------------------------------
 
@@ -370,27 +360,27 @@ class AsyncRuntimeJob:
         group and surfaces at the exit of the ``async with`` block that owns the job (session,
         batch, or service in job mode).
         """
-        if self._done:
-            self._watcher.call_soon(fn, self)
+        if self._state.done:
+            self._state.watcher.call_soon(fn, self)
         else:
-            self._callbacks.append(fn)
+            self._state.callbacks.append(fn)
 
     def add_settle_listener(self, fn: Callable[[AsyncRuntimeJob], None]) -> None:
         """Internal: ``fn(job)`` right when the job settles or is abandoned (must not raise)."""
-        if self._settled.is_set():
+        if self._state.settled.is_set():
             fn(self)
         else:
-            self._listeners.append(fn)
+            self._state.listeners.append(fn)
 
     def settled(self) -> bool:
         """Whether awaiting the job returns at once (done, or abandoned by its owner)."""
-        return self._settled.is_set()
+        return self._state.settled.is_set()
 
     def remove_done_callback(self, fn: DoneCallback) -> int:
         """Forget every registration of ``fn``; returns how many were removed."""
-        before = len(self._callbacks)
-        self._callbacks = [cb for cb in self._callbacks if cb != fn]
-        return before - len(self._callbacks)
+        before = len(self._state.callbacks)
+        self._state.callbacks = [cb for cb in self._state.callbacks if cb != fn]
+        return before - len(self._state.callbacks)
 
     # --- service operations (async) ------------------------------------------------------------
 
@@ -399,13 +389,10 @@ class AsyncRuntimeJob:
 
         A final status is handed to the watcher, which fetches the result and settles the job.
         """
-        if self._done:
-            return self._status
-        response = await self._transport().send(get_job(self._job_id))
-        self.apply(Job.from_json(response.json()))
-        if is_final(self._status):
-            self._watcher.wake()
-        return self._status
+        if not self._state.done:
+            self._check_open()
+            await self._state.watcher.refresh(self._state)
+        return self._state.status
 
     async def cancel(self) -> None:
         """Ask the service to cancel the job (``POST /jobs/{id}/cancel``).
@@ -413,28 +400,22 @@ class AsyncRuntimeJob:
         Raises :class:`~aioqruntime.ConflictError` (409) when the job is already final. The job
         settles with :class:`~aioqruntime.JobCancelledError` once the watcher sees it cancelled.
         """
-        await self._transport().send(cancel_job(self._job_id), idempotent=True)
-        self._watcher.wake(urgent=True)
+        await self._client().jobs.cancel(self._state.job_id)
+        self._state.watcher.wake(urgent=True)
 
     async def metrics(self) -> dict[str, Any]:
         """``GET /jobs/{id}/metrics`` as a dict (timestamps, usage...), like the official client."""
-        response = await self._transport().send(job_metrics(self._job_id))
-        data = response.json()
-        return dict(data) if isinstance(data, dict) else {}
+        return await self._client().jobs.metrics(self._state.job_id)
 
     async def logs(self) -> str:
         """The job's log text (``""`` when the service has none)."""
-        try:
-            response = await self._transport().send(job_logs(self._job_id))
-        except NotFoundError:
-            return ""
-        return response.text()
+        return await self._client().jobs.logs(self._state.job_id)
 
     async def update_tags(self, new_tags: Sequence[str]) -> list[str]:
         """Replace the job's tags (``PUT /jobs/{id}/tags``) and return them."""
-        await self._transport().send(update_job_tags(self._job_id, new_tags))
-        self._tags = tuple(dict.fromkeys(new_tags))
-        return list(self._tags)
+        await self._client().jobs.update_tags(self._state.job_id, new_tags)
+        self._state.tags = tuple(dict.fromkeys(new_tags))
+        return list(self._state.tags)
 
     async def usage(self, partial: bool = False) -> float | None:
         """QPU seconds charged (``metrics()["usage"]``): 0 until billing is final, unless
@@ -445,118 +426,28 @@ class AsyncRuntimeJob:
         value = usage.get("qpu_charge_time_seconds")
         return None if value is None else float(value)
 
-    def _transport(self) -> Transport:
+    def _client(self) -> RuntimeClient:
+        self._check_open()
+        return self._core.client
+
+    def _check_open(self) -> None:
         if self._core.closed:
             raise ServiceClosedError(
-                f"job {self._job_id}: the service it came from is closed. The job itself was not "
-                "cancelled; find it again with service.job(id) from an open service."
+                f"job {self._state.job_id}: the service it came from is closed. The job itself "
+                "was not cancelled; find it again with service.job(id) from an open service."
             )
-        return self._core.transport
-
-    # --- used by the watcher -------------------------------------------------------------------
-
-    def apply(self, job: Job) -> bool:
-        """Take what the service says about the job; True if its status changed."""
-        if self._done:
-            return False
-        self.last_seen = job
-        changed = self._status != job.job_status
-        if changed:
-            logger.debug(
-                "job %s (session %s): %s -> %s",
-                self._job_id,
-                job.session_id or self._session_id,
-                self._status_text(),
-                _text(job.job_status),
-            )
-        self._status = job.job_status
-        self._reason = job.reason
-        self._reason_code = job.reason_code
-        self._tags = job.tags or self._tags
-        self._creation_date = job.created or self._creation_date
-        self._session_id = job.session_id or self._session_id
-        self._backend_name = job.backend or self._backend_name
-        self._program_id = job.program_id or self._program_id
-        return changed
-
-    def settle(self, *, result: Any = None, error: Exception | None = None) -> list[DoneCallback]:
-        """Store the outcome, wake the waiters and return the callbacks the watcher must call."""
-        if self._done:
-            return []
-        self._result = result
-        self._exception = error
-        if error is not None:
-            self._error_message = str(error)
-            logger.warning(
-                "job %s (session %s, backend %s) ended %s: %s: %s",
-                self._job_id,
-                self._session_id,
-                self._backend_name,
-                self._status_text(),
-                type(error).__name__,
-                _first_line(str(error)),
-            )
-        else:
-            logger.info(
-                "job %s (session %s, backend %s) ended %s",
-                self._job_id,
-                self._session_id,
-                self._backend_name,
-                self._status_text(),
-            )
-        self._done = True
-        self._settled.set()
-        self._notify_listeners()
-        callbacks, self._callbacks = self._callbacks, []
-        return callbacks
-
-    def _notify_listeners(self) -> None:
-        listeners, self._listeners = self._listeners, []
-        for fn in listeners:
-            fn(self)
-
-    def abandon(self, error: QRuntimeError) -> None:
-        """The owner stopped watching before the job ended: waiters get ``error``.
-
-        The job stays not-done (it still runs remotely); ``service.job(id)`` finds it again.
-        """
-        if self._done or self._settled.is_set():
-            return
-        logger.info(
-            "stopped watching job %s (session %s, status %s): its owner was closed; the job "
-            "itself still runs on the service",
-            self._job_id,
-            self._session_id,
-            self._status_text(),
-        )
-        self._exception = error
-        self._settled.set()
-        self._notify_listeners()
-
-    def rebind(self, watcher: JobWatcher) -> None:
-        """Move the job to another watcher (a session hands its pending jobs to the service)."""
-        self._watcher = watcher
 
     def _status_text(self) -> str:
-        return _text(self._status)
+        return status_text(self._state.status)
 
     def __repr__(self) -> str:
         label = f" label={self._label!r}" if self._label is not None else ""
         return (
-            f"<AsyncRuntimeJob {self._job_id} status={self._status_text()} "
-            f"backend={self._backend_name!r} session={self._session_id!r}{label}>"
+            f"<AsyncRuntimeJob {self._state.job_id} status={self._status_text()} "
+            f"backend={self._state.backend_name!r} session={self._state.session_id!r}{label}>"
         )
 
 
 @contextlib.contextmanager
 def _no_limit() -> Iterator[None]:
     yield
-
-
-def _text(status: JobStatus | str) -> str:
-    return status.value if isinstance(status, JobStatus) else str(status)
-
-
-def _first_line(text: str, limit: int = 300) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else f"{line[:limit]}..."

@@ -7,21 +7,18 @@ import functools
 import logging
 import os
 import ssl
-import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
-import aiohttp
 import anyio
 from typing_extensions import Self
 
 from aioqruntime._exceptions import (
-    AmbiguousSubmissionError,
     InvalidInputError,
     NotFoundError,
     QRuntimeError,
@@ -29,21 +26,15 @@ from aioqruntime._exceptions import (
     SessionClosedError,
 )
 from aioqruntime.backends import is_fractional_gate_name
+from aioqruntime.client import RuntimeClient
 from aioqruntime.protocol import (
-    BackendList,
     BackendListEntry,
     Job,
-    JobList,
     PollSchedule,
     RetryPolicy,
     Secret,
     Usage,
-    delete_job,
-    get_job,
-    instance_usage,
     is_final,
-    list_backends,
-    list_jobs,
 )
 from aioqruntime.runtime import _account as account_files
 from aioqruntime.runtime._account import (
@@ -58,11 +49,14 @@ from aioqruntime.runtime._backend import BackendDocuments, ServiceBackend, fetch
 from aioqruntime.runtime._core import AUTO, ServiceCore, SubmissionRate
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
-from aioqruntime.runtime._submission import drive, lookup_request, reconcile_flow
+from aioqruntime.runtime._resume import look_up, reattach
+from aioqruntime.runtime._state import JobState
 from aioqruntime.runtime._tasks import run_concurrently
 from aioqruntime.runtime._watcher import JobWatcher
-from aioqruntime.transport import Transport, TransportConfig
-from aioqruntime.transport._client import warn_insecure
+from aioqruntime.transport import Transport, TransportConfig, warn_insecure
+
+if TYPE_CHECKING:
+    import aiohttp  # only the type of a caller-owned session: the transport does the HTTP
 
 __all__ = ["AsyncRuntimeService"]
 
@@ -433,6 +427,14 @@ class AsyncRuntimeService:
         """The HTTP transport (open only inside the ``async with`` block)."""
         return self._core_or_raise().transport
 
+    @property
+    def client(self) -> RuntimeClient:
+        """The typed REST client (``client.jobs``, ``.sessions``, ``.backends``, ``.usage``).
+
+        Open only inside the ``async with`` block; what the service's own methods call.
+        """
+        return self._core_or_raise().client
+
     def __repr__(self) -> str:
         return f"<AsyncRuntimeService url={self.url!r} instance={self.instance!r}>"
 
@@ -449,7 +451,7 @@ class AsyncRuntimeService:
         ``watcher.result_requests``. ``limiter.waits``: submissions paced client-side.
         """
         core = self._core_or_raise()
-        stats = core.transport.statistics()
+        stats = core.client.statistics()
         for key in ("submitted", "reconciled", "resubmitted", "lookups", "rejected", "ambiguous"):
             stats[key] = core.counters[key]
         assert self._watcher is not None
@@ -492,81 +494,33 @@ class AsyncRuntimeService:
         watcher = self._watcher_or_raise()
         entries = await journal.entries(unfinished_only=True)
         found: dict[str, JournalEntry] = {e.client_tag: e for e in entries if e.job_id}
-        grace = core.transport.config.timeouts.submit_grace or 0.0
-
-        async def reconcile(entry: JournalEntry) -> None:
-            flow = reconcile_flow(
-                entry.client_tag,
-                core.transport.retry,
-                request=lookup_request(
-                    entry.client_tag,
-                    since=datetime.fromtimestamp(entry.submitted_at, timezone.utc),
-                ),
-                wait_first=max(0.0, entry.submitted_at + grace - time.time()),
-            )
-            try:
-                job = await drive(flow, post=_no_post, send=core.transport.send)
-            except AmbiguousSubmissionError as exc:
-                logger.warning("resume: could not look up %s: %s", entry.client_tag, exc)
-                return
-            if job is None:
-                logger.warning(
-                    "resume: no job carries %s (label %r): the submission never reached the "
-                    "service",
-                    entry.client_tag,
-                    entry.label,
-                )
-                await journal.set_state(entry.client_tag, "not_found")
-                return
-            await journal.submitted(
-                entry.client_tag, job_id=job.id, backend=job.backend, session_id=job.session_id
-            )
-            found[entry.client_tag] = dataclasses.replace(
-                entry, job_id=job.id, session_id=job.session_id or entry.session_id
-            )
-
         limiter = anyio.CapacityLimiter(8)
 
-        async def bounded(entry: JournalEntry) -> None:
+        async def look_up_one(entry: JournalEntry) -> None:
             async with limiter:
-                await reconcile(entry)
+                resolved = await look_up(core, journal, entry)
+            if resolved is not None:
+                found[entry.client_tag] = resolved
 
         await run_concurrently(
-            functools.partial(bounded, entry) for entry in entries if not entry.job_id
+            functools.partial(look_up_one, entry) for entry in entries if not entry.job_id
         )
         jobs: list[AsyncRuntimeJob] = []
         for entry in entries:
             resolved = found.get(entry.client_tag)
             if resolved is None or resolved.job_id is None:
                 continue
+            # A job still live in this service is returned as the same object.
             live = self._live.get(entry.client_tag)
-            if live is not None:
-                jobs.append(live)
-                continue
-            job = AsyncRuntimeJob(
-                resolved.job_id,
-                core=core,
-                watcher=watcher,
-                backend_name=resolved.backend,
-                program_id=resolved.program_id,
-                session_id=resolved.session_id,
-                tags=(*resolved.tags, resolved.client_tag),
-                client_tag=resolved.client_tag,
-                label=resolved.label,
-            )
-            self._live[resolved.client_tag] = job
-            core.journal_settlement(job, resolved.client_tag)
-            watcher.track(job)
-            jobs.append(job)
+            jobs.append(live if live is not None else reattach(core, watcher, resolved))
         logger.info("resume: %d unfinished jobs re-attached", len(jobs))
         return jobs
 
     # --- backends ------------------------------------------------------------------------------
 
     async def _device_list(self, include_mocks: bool = False) -> tuple[BackendListEntry, ...]:
-        request = list_backends(include_mocks=include_mocks)
-        response = await self._core_or_raise().transport.send(request)
-        return BackendList.from_json(response.json()).devices
+        devices = await self._core_or_raise().client.backends.list(include_mocks=include_mocks)
+        return devices.devices
 
     async def _list_entry(self, name: str) -> BackendListEntry | None:
         for entry in await self._device_list(include_mocks=name.startswith("mock_")):
@@ -636,7 +590,7 @@ class AsyncRuntimeService:
         (docs,) = documents
         listed = found[0]
         # Building the Target is CPU work: keep it off the loop.
-        backend: ServiceBackend = await self._core_or_raise().encode(
+        backend: ServiceBackend = await self._core_or_raise().offload.run(
             lambda: ServiceBackend(
                 docs.configuration,
                 docs.properties,
@@ -760,33 +714,34 @@ class AsyncRuntimeService:
 
     # --- jobs ----------------------------------------------------------------------------------
 
-    def _handle(self, item: Job) -> AsyncRuntimeJob:
-        job = AsyncRuntimeJob(
+    def _state_of(self, item: Job) -> JobState[AsyncRuntimeJob]:
+        """A new handle's state, seeded with what the service said (the watcher takes it on)."""
+        state: JobState[AsyncRuntimeJob] = JobState(
             item.id,
-            core=self._core_or_raise(),
             watcher=self._watcher_or_raise(),
             backend_name=item.backend,
             program_id=item.program_id,
             session_id=item.session_id,
             tags=item.tags,
         )
-        job.apply(item)
-        return job
+        state.apply(item)
+        AsyncRuntimeJob(state, core=self._core_or_raise())
+        return state
 
     async def job(self, job_id: str) -> AsyncRuntimeJob:
         """The job ``job_id``, attached to the service's watcher (one ``GET /jobs/{id}``).
 
         A pending job is watched until final; a final one has its outcome fetched now.
         """
-        response = await self._core_or_raise().transport.send(get_job(job_id))
-        item = Job.from_json(response.json())
-        job = self._handle(item)
+        item = await self._core_or_raise().client.jobs.get(job_id)
+        state = self._state_of(item)
         watcher = self._watcher_or_raise()
-        if is_final(job.status()):
-            await watcher.settle_now(job, item)
+        if is_final(state.status):
+            await watcher.settle_now(state, item)
         else:
-            watcher.track(job)
-        return job
+            watcher.track(state)
+        assert state.handle is not None
+        return state.handle
 
     async def jobs(
         self,
@@ -811,12 +766,12 @@ class AsyncRuntimeService:
         """
         self._check_instance(instance)
         tags = job_tags
-        transport = self._core_or_raise().transport
+        client = self._core_or_raise().client
         collected: list[Job] = []
         offset = skip
         page_limit = min(limit, _PAGE_CAP) if limit else _UNLIMITED_PAGE
         while True:
-            request = list_jobs(
+            page = await client.jobs.list(
                 limit=page_limit,
                 offset=offset,
                 backend=backend_name,
@@ -829,7 +784,6 @@ class AsyncRuntimeService:
                 descending=descending,
                 include_mocks=include_mocks,
             )
-            page = JobList.from_json((await transport.send(request)).json())
             collected.extend(page.jobs)
             offset += len(page.jobs)
             if not page.jobs or len(collected) >= page.count - skip:
@@ -840,21 +794,20 @@ class AsyncRuntimeService:
                 page_limit = min(limit - len(collected), _PAGE_CAP)
         if limit is not None:
             collected = collected[:limit]
-        handles = [self._handle(item) for item in collected]
+        states = [self._state_of(item) for item in collected]
         watcher = self._watcher_or_raise()
-        for job in handles:
-            if not is_final(job.status()):
-                watcher.track(job)
-        return handles
+        for state in states:
+            if not is_final(state.status):
+                watcher.track(state)
+        return [state.handle for state in states if state.handle is not None]
 
     async def delete_job(self, job_id: str) -> None:
         """Delete a finished job (``DELETE /jobs/{id}``)."""
-        await self._core_or_raise().transport.send(delete_job(job_id))
+        await self._core_or_raise().client.jobs.delete(job_id)
 
     async def usage(self) -> Usage:
         """The instance's usage (``GET /instances/usage``)."""
-        response = await self._core_or_raise().transport.send(instance_usage())
-        return Usage.from_json(response.json())
+        return await self._core_or_raise().client.usage.get()
 
 
 _NO_ACCOUNT_WARNING = (
@@ -906,12 +859,8 @@ def _filter_by_attributes(
 _ABSENT = object()
 
 
-async def _no_post() -> Any:
-    raise AssertionError("a reconciliation flow never submits")
-
-
-def _abandoned(job: AsyncRuntimeJob) -> QRuntimeError:
+def _abandoned(job_id: str) -> QRuntimeError:
     return SessionClosedError(
-        f"stopped watching job {job.job_id()}: its service or session was closed before it "
+        f"stopped watching job {job_id}: its service or session was closed before it "
         "finished. The job itself was not cancelled; find it again with service.job(id)."
     )

@@ -51,11 +51,8 @@ from aioqruntime._exceptions import (
     SessionClosedError,
 )
 from aioqruntime.protocol import (
+    PollSchedule,
     Session,
-    cancel_session,
-    close_session,
-    create_session,
-    get_session,
     parse_max_time,
 )
 from aioqruntime.runtime._backend import ServiceBackend
@@ -63,6 +60,7 @@ from aioqruntime.runtime._context import mode_scope
 from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
 from aioqruntime.runtime._options import RuntimeOptions
 from aioqruntime.runtime._service import AsyncRuntimeService
+from aioqruntime.runtime._submit import submit_job
 from aioqruntime.runtime._watcher import JobWatcher
 
 __all__ = ["AsyncBatch", "AsyncSession"]
@@ -80,7 +78,7 @@ class AsyncSession:
     ``"2h 30m"``) is validated here, before any request. Entering sends ``POST /sessions`` (or,
     never entered, the first job does), except for a simulator backend (like the official
     client: no session, jobs run in job mode). See the module docstring for what leaving the
-    block does.
+    block does. ``poll_schedule`` paces the session's watcher (default: the service's).
     """
 
     _mode: ClassVar[str] = "dedicated"
@@ -96,6 +94,7 @@ class AsyncSession:
         on_error: OnError = "close",
         cleanup_timeout: float = 10.0,
         label: str | None = None,
+        poll_schedule: PollSchedule | None = None,
     ) -> None:
         if service is None:
             if not isinstance(backend, ServiceBackend):
@@ -118,6 +117,8 @@ class AsyncSession:
         self._on_error: OnError = on_error
         self._cleanup_timeout = cleanup_timeout
         self.label = label
+        # The cadence of this session's own watcher (default: the service's schedule).
+        self._poll_schedule = poll_schedule
         self._session_id: str | None = None
         self._active = True
         self._created = False
@@ -190,19 +191,19 @@ class AsyncSession:
         self._active = False
         if self._session_id is None:
             return
-        transport = self._service._core_or_raise().transport
+        sessions = self._service._core_or_raise().client.sessions
         logger.info("closing %s session %s", self._mode, self._session_id)
         with contextlib.suppress(NotFoundError):
-            await transport.send(close_session(self._session_id), idempotent=True)
+            await sessions.close(self._session_id)
 
     async def cancel(self) -> None:
         """Cancel the session (``DELETE /sessions/{id}/close``): queued jobs will not run."""
         self._active = False
         if self._session_id is None:
             return
-        transport = self._service._core_or_raise().transport
+        sessions = self._service._core_or_raise().client.sessions
         logger.info("cancelling %s session %s", self._mode, self._session_id)
-        await transport.send(cancel_session(self._session_id))
+        await sessions.cancel(self._session_id)
 
     @classmethod
     async def from_id(
@@ -217,12 +218,11 @@ class AsyncSession:
         ``use_fractional_gates`` and ``calibration_id`` are for its backend, as in
         ``service.backend()``.
         """
-        transport = service._core_or_raise().transport
+        sessions = service._core_or_raise().client.sessions
         try:
-            response = await transport.send(get_session(session_id))
+            details = await sessions.get(session_id)
         except NotFoundError as exc:
             raise InvalidInputError(f"Session not found: {session_id}") from exc
-        details = Session.from_json(response.json())
         if not details.backend_name:
             raise InvalidInputError(
                 f"The backend of session {session_id} is unknown (no job has run in it yet)."
@@ -287,7 +287,8 @@ class AsyncSession:
             await self._open_on_first_use()
         watcher = self._watcher or self._service._watcher_or_raise()
         try:
-            return await core.submit(
+            return await submit_job(
+                core,
                 program_id=program_id,
                 backend_name=self._backend_name,
                 params=params,
@@ -331,7 +332,12 @@ class AsyncSession:
         core = self._service._core_or_raise()
         await self._open_remote()
         scoped = self._session_id is not None
-        watcher = JobWatcher(core, name=f"{self._mode}:{self._session_id}", session_scoped=scoped)
+        watcher = JobWatcher(
+            core,
+            name=f"{self._mode}:{self._session_id}",
+            session_scoped=scoped,
+            schedule=self._poll_schedule,
+        )
         self._watcher = watcher
         # The body's own exception is kept out of the task group and re-raised after it, so that
         # callers catch it as itself rather than wrapped in an ExceptionGroup.
@@ -370,12 +376,10 @@ class AsyncSession:
         backend = await self.target_backend()
         if self._created or backend.is_simulator:
             return
-        request = create_session(
+        created = await core.client.sessions.create(
             self._mode, self._backend_name, instance=core.instance, max_ttl=self._max_time
         )
-        # Not idempotent (a retry could open a second session): sent once.
-        response = await core.transport.send(request)
-        self._session_id = Session.from_json(response.json()).id
+        self._session_id = created.id
         self._created = True
         logger.info(
             "opened %s session %s on %s (max_time %s)",
@@ -434,23 +438,21 @@ class AsyncSession:
         try:
             service_watcher = self._service._watcher_or_raise()
         except ServiceClosedError:  # the service is closed too: nobody can watch them any more
-            for job in jobs:
-                job.abandon(
+            for state in jobs:
+                state.abandon(
                     SessionClosedError(
-                        f"stopped watching job {job.job_id()}: the service is closed. The job "
+                        f"stopped watching job {state.job_id}: the service is closed. The job "
                         "itself was not cancelled."
                     )
                 )
             return
-        for job in jobs:
-            service_watcher.track(job)
+        for state in jobs:
+            service_watcher.track(state)
 
     async def _read(self) -> Session | None:
         if self._session_id is None:
             return None
-        transport = self._service._core_or_raise().transport
-        response = await transport.send(get_session(self._session_id))
-        return Session.from_json(response.json())
+        return await self._service._core_or_raise().client.sessions.get(self._session_id)
 
     def __repr__(self) -> str:
         return (

@@ -2,7 +2,7 @@
 
 The decision logic is a sans-I/O generator (style A2): it yields :class:`Post`, :class:`Lookup`
 and :class:`Sleep` steps and receives what each produced (a response, a :class:`JobList`, or the
-:class:`APIError` the step raised). :func:`drive` runs it against a transport; tests can run it
+:class:`APIError` the step raised). :func:`drive` runs it against the client layer; tests can run it
 against anything.
 
 The rule that keeps one ``run()`` to one job on the service: a submission is repeated only after
@@ -30,7 +30,6 @@ from aioqruntime._exceptions import (
 )
 from aioqruntime.protocol import (
     HttpRequest,
-    HttpResponse,
     Job,
     JobCreated,
     JobList,
@@ -65,7 +64,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    """Send the ``POST /jobs`` (same body, same tag). Receives an ``HttpResponse`` or APIError."""
+    """Send the ``POST /jobs`` (same body, same tag). Receives a :class:`JobCreated` or APIError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +92,6 @@ class Submitted:
     backend: str | None
     session_id: str | None
     reconciled: bool = False
-    posts: int = 1
 
 
 def lookup_request(tag: str, *, since: datetime | None = None) -> HttpRequest:
@@ -168,13 +166,13 @@ def submission_flow(
     while True:
         posts += 1
         answer = yield Post()
-        if isinstance(answer, HttpResponse):
-            created = JobCreated.from_json(answer.json())
-            return Submitted(created.id, created.backend, created.session_id, False, posts)
+        if isinstance(answer, JobCreated):
+            created = answer
+            return Submitted(created.id, created.backend, created.session_id, False)
         assert isinstance(answer, APIError)
         if not isinstance(answer, AmbiguousSubmissionError):
             if isinstance(answer, APIConnectionError) and posts < policy.max_attempts:
-                # Not sent at all (the transport maps sent failures of a tagged POST to
+                # Not sent at all (the client layer maps sent failures of a POST to
                 # AmbiguousSubmissionError): e.g. the service is restarting. Safe to repeat.
                 yield Sleep(retry_delay(policy, posts, None, rng))
                 continue
@@ -190,7 +188,7 @@ def submission_flow(
         found = yield from inner
         if found is not None:
             logger.info("submission %s was accepted after all: job %s", tag, found.id)
-            return Submitted(found.id, found.backend, found.session_id, True, posts)
+            return Submitted(found.id, found.backend, found.session_id, True)
         cause = answer.__cause__
         if posts >= policy.max_attempts:
             # Confirmed absent: a definite failure now, typed by what the last attempt met.
@@ -204,11 +202,14 @@ def submission_flow(
 async def drive(
     flow: Generator[Step, object, T],
     *,
-    post: Callable[[], Awaitable[HttpResponse]],
-    send: Callable[[HttpRequest], Awaitable[HttpResponse]],
+    post: Callable[[], Awaitable[JobCreated]],
+    lookup: Callable[[HttpRequest], Awaitable[JobList]],
     on_step: Callable[[Step], None] | None = None,
 ) -> T:
-    """Run ``flow``: ``post()`` for :class:`Post`, ``send(request)`` for :class:`Lookup`."""
+    """Run ``flow``: ``post()`` for :class:`Post`, ``lookup(request)`` for :class:`Lookup`.
+
+    Both come from the client layer (``client.jobs.create`` and ``client.jobs.list_page``).
+    """
     answer: object = None
     while True:
         try:
@@ -228,7 +229,7 @@ async def drive(
                 answer = exc
         else:
             try:
-                answer = JobList.from_json((await send(step.request)).json())
+                answer = await lookup(step.request)
             except APIError as exc:
                 answer = exc
 

@@ -18,7 +18,8 @@ number of jobs:
    The decoded result is kept on the job object for as long as it lives.
 
 Between ticks the watcher sleeps on an ``anyio.Event`` (set by each submission) for the delay of
-:class:`PollSchedule`, stretched so that requests per second stay under a ceiling.
+:class:`PollSchedule` (its owner's), stretched so that the requests per second actually sent stay
+under the schedule's ``max_requests_per_second``.
 
 A service without the list form (an emulation answering 404/405/501 to ``GET /jobs``, or one
 whose pages cannot be read :data:`MALFORMED_BEFORE_FALLBACK` ticks in a row) is followed job by
@@ -57,17 +58,20 @@ from aioqruntime.protocol import (
     PollSchedule,
     ServerJobState,
     backoff_ceiling,
-    get_job,
+    is_final,
     is_server_terminal,
     job_outcome,
-    job_results,
-    list_jobs,
     parse_server_job_state,
 )
+from aioqruntime.runtime._state import JobState
 
 if TYPE_CHECKING:
     from aioqruntime.runtime._core import ServiceCore
-    from aioqruntime.runtime._job import AsyncRuntimeJob, DoneCallback
+
+#: A job's state as the watcher holds it (the handle type does not matter here).
+State = JobState[Any]
+#: A done-callback or listener, called with the job's handle.
+Callback = Callable[[Any], object]
 
 __all__ = ["MAX_SINGLE_GETS", "JobWatcher"]
 
@@ -101,20 +105,18 @@ class JobWatcher:
         name: str,
         session_scoped: bool = False,
         schedule: PollSchedule | None = None,
-        max_requests_per_second: float = 20.0,
     ) -> None:
         self._core = core
         self.name = name
         self._schedule = schedule or core.poll_schedule
-        self._max_rps = max_requests_per_second
-        self._jobs: dict[str, AsyncRuntimeJob] = {}
+        self._jobs: dict[str, State] = {}
         # Known final, outcome being fetched by a settle task (not polled any more).
-        self._settling: dict[str, AsyncRuntimeJob] = {}
+        self._settling: dict[str, State] = {}
         self._settle_group: TaskGroup | None = None
         self._wake = anyio.Event()
         self._idle = anyio.Event()
         self._idle.set()
-        self._due: deque[tuple[DoneCallback, AsyncRuntimeJob]] = deque()
+        self._due: deque[tuple[Callback, Any]] = deque()
         self._session_scoped = session_scoped
         self._last_submission: float | None = None
         self._idle_ticks = 0
@@ -144,16 +146,16 @@ class JobWatcher:
 
     # --- registry (sync) -----------------------------------------------------------------------
 
-    def track(self, job: AsyncRuntimeJob) -> None:
-        """Watch ``job`` until it settles; wakes the watcher for a fast first look."""
-        if job.done():
+    def track(self, state: State) -> None:
+        """Watch the job until it settles (this watcher becomes its one); wakes for a first look."""
+        if state.done:
             return
-        job.rebind(self)
-        self._jobs[job.job_id()] = job
+        state.watcher = self
+        self._jobs[state.job_id] = state
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
         self.wake(urgent=True)
 
-    def release_all(self) -> list[AsyncRuntimeJob]:
+    def release_all(self) -> list[State]:
         """Stop watching every pending job and return them (to hand them to another watcher)."""
         jobs = [*self._jobs.values(), *self._settling.values()]
         self._jobs.clear()
@@ -161,21 +163,33 @@ class JobWatcher:
         self._fetch_failures.clear()
         self._retry_fetch_at.clear()
         self._idle.set()
-        return [job for job in jobs if not job.done()]
+        return [state for state in jobs if not state.done]
 
-    def abandon_all(self, error_for: Callable[[AsyncRuntimeJob], QRuntimeError]) -> None:
-        """Stop watching and make every waiter raise ``error_for(job)``."""
-        for job in self.release_all():
-            job.abandon(error_for(job))
+    def abandon_all(self, error_for: Callable[[str], QRuntimeError]) -> None:
+        """Stop watching and make every waiter raise ``error_for(job_id)``."""
+        for state in self.release_all():
+            state.abandon(error_for(state.job_id))
+
+    @property
+    def schedule(self) -> PollSchedule:
+        """The cadence of this watcher (its owner's: the service's or a session's)."""
+        return self._schedule
 
     @property
     def pending(self) -> int:
         return len(self._jobs) + len(self._settling)
 
-    def call_soon(self, fn: DoneCallback, job: AsyncRuntimeJob) -> None:
-        """Run ``fn(job)`` at the watcher's next step (callbacks added to a done job)."""
-        self._due.append((fn, job))
+    def call_soon(self, fn: Callback, handle: Any) -> None:
+        """Run ``fn(handle)`` at the watcher's next step (callbacks added to a done job)."""
+        self._due.append((fn, handle))
         self._wake.set()
+
+    async def refresh(self, state: State) -> None:
+        """Read the job now (``job.refresh()``); a final status is settled at the next tick."""
+        # Not a tick's request (statistics count the watcher's own polling only).
+        state.apply(await self._core.client.jobs.get(state.job_id))
+        if is_final(state.status):
+            self.wake()
 
     def wake(self, *, urgent: bool = False) -> None:
         """Poll now instead of at the end of the current delay."""
@@ -253,7 +267,7 @@ class JobWatcher:
             idle_ticks=self._idle_ticks,
         )
         # Requests per second stay under the ceiling however many pages a tick needed.
-        delay = max(delay, requests / self._max_rps)
+        delay = max(delay, requests / self._schedule.max_requests_per_second)
         with anyio.move_on_after(delay):
             await self._wake.wait()
         self._wake = anyio.Event()
@@ -261,9 +275,9 @@ class JobWatcher:
     def _run_due_callbacks(self) -> None:
         errors: list[BaseException] = []
         while self._due:
-            fn, job = self._due.popleft()
+            fn, handle = self._due.popleft()
             try:
-                fn(job)
+                fn(handle)
             except Exception as exc:  # surfaced below, never swallowed
                 errors.append(exc)
         if len(errors) == 1:
@@ -294,8 +308,8 @@ class JobWatcher:
 
     async def _tick_lists(self) -> list[Job]:
         groups: dict[str | None, set[str]] = {}
-        for job_id, job in self._jobs.items():
-            groups.setdefault(job.session_id, set()).add(job_id)
+        for job_id, state in self._jobs.items():
+            groups.setdefault(state.session_id, set()).add(job_id)
         finished: list[Job] = []
         malformed = answered = False
         for session_id, ids in groups.items():
@@ -355,9 +369,9 @@ class JobWatcher:
             try:
                 item = await self._get(job_id)
             except NotFoundError as exc:
-                job = self._jobs.pop(job_id, None)
-                if job is not None:
-                    self._fire(job.settle(error=_missing(job_id, exc)), job)
+                state = self._jobs.pop(job_id, None)
+                if state is not None:
+                    self._fire(state.settle(error=_missing(job_id, exc)), state)
                 return
             except APIStatusError as exc:
                 if exc.status in _GET_MISSING:
@@ -395,8 +409,8 @@ class JobWatcher:
         return found
 
     def _give_up(self, job_id: str, why: str, cause: BaseException) -> None:
-        job = self._jobs.pop(job_id, None)
-        if job is None:
+        state = self._jobs.pop(job_id, None)
+        if state is None:
             return
         error = JobTrackingError(
             f"cannot follow job {job_id}: {why}; it may still run on the service "
@@ -404,7 +418,7 @@ class JobWatcher:
             job_id=job_id,
         )
         error.__cause__ = cause
-        self._fire(job.settle(error=error), job)
+        self._fire(state.settle(error=error), state)
 
     async def _refresh_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
         finished: dict[str, Job] = {}
@@ -441,9 +455,9 @@ class JobWatcher:
         offset = 0
         for pages in range(1, MAX_PENDING_PAGES + 1):
             for item in page.jobs:
-                job = self._jobs.get(item.id)
-                if job is not None and item.id in ids and item.id not in finished:
-                    self._changes += job.apply(item)
+                state = self._jobs.get(item.id)
+                if state is not None and item.id in ids and item.id not in finished:
+                    self._changes += state.apply(item)
                     still_pending.add(item.id)
             offset += len(page.jobs)
             if not page.jobs or offset >= page.count:
@@ -480,9 +494,9 @@ class JobWatcher:
             try:
                 item = await self._get(job_id)
             except NotFoundError as exc:
-                job = self._jobs.pop(job_id, None)
-                if job is not None:
-                    self._fire(job.settle(error=_missing(job_id, exc)), job)
+                state = self._jobs.pop(job_id, None)
+                if state is not None:
+                    self._fire(state.settle(error=_missing(job_id, exc)), state)
                 return
             except (APIError, ProtocolError) as exc:  # transient: the next tick asks again
                 logger.warning("watcher %s: reading job %s failed: %s", self.name, job_id, exc)
@@ -501,20 +515,17 @@ class JobWatcher:
     async def _list(self, *, pending: bool, session_id: str | None, offset: int) -> JobList:
         self.requests += 1
         # include_mocks: jobs on mock (dry-run) devices are ours to watch too.
-        request = list_jobs(
+        return await self._core.client.jobs.list(
             limit=MAX_JOBS_PAGE,
             offset=offset,
             pending=pending,
             session_id=session_id,
             include_mocks=True,
         )
-        response = await self._core.transport.send(request)
-        return JobList.from_json(response.json())
 
     async def _get(self, job_id: str) -> Job:
         self.requests += 1
-        response = await self._core.transport.send(get_job(job_id))
-        return Job.from_json(response.json())
+        return await self._core.client.jobs.get(job_id)
 
     # --- settling ------------------------------------------------------------------------------
 
@@ -526,15 +537,15 @@ class JobWatcher:
         for item in finished:
             if self._retry_fetch_at.get(item.id, now) > now:
                 continue  # its last fetch failed: back off (it stays pending meanwhile)
-            job = self._jobs.pop(item.id, None)
-            if job is not None:
-                self._settling[item.id] = job
-                group.start_soon(self._settle_one, job, item)
+            state = self._jobs.pop(item.id, None)
+            if state is not None:
+                self._settling[item.id] = state
+                group.start_soon(self._settle_one, state, item)
 
-    async def _settle_one(self, job: AsyncRuntimeJob, item: Job) -> None:
-        job.apply(item)
+    async def _settle_one(self, state: State, item: Job) -> None:
+        state.apply(item)
         try:
-            result, error = await self._outcome(job, item)
+            result, error = await self._outcome(state, item)
         except APIError as exc:
             # Transient: back to pending; a later tick tries again, after a per-job backoff.
             failures = self._fetch_failures.get(item.id, 0) + 1
@@ -546,50 +557,50 @@ class JobWatcher:
                 "watcher %s: fetching job %s (session %s) failed (%d times, next try in %.2fs): %s",
                 self.name,
                 item.id,
-                job.session_id,
+                state.session_id,
                 failures,
                 delay,
                 exc,
             )
             if self._settling.pop(item.id, None) is not None:
-                self._jobs[item.id] = job
+                self._jobs[item.id] = state
                 self._wake.set()  # the loop may be asleep with nothing left to poll
             return
         self._fetch_failures.pop(item.id, None)
         self._retry_fetch_at.pop(item.id, None)
         if self._settling.pop(item.id, None) is None:
             return  # released meanwhile
-        self._fire(job.settle(result=result, error=error), job)
+        self._fire(state.settle(result=result, error=error), state)
         self._run_due_callbacks()
 
-    async def settle_now(self, job: AsyncRuntimeJob, item: Job | None = None) -> None:
+    async def settle_now(self, state: State, item: Job | None = None) -> None:
         """Fetch the outcome of a job already known to be final and settle it (no tracking)."""
-        item = item or job.last_seen
-        if item is None or job.done():
+        item = item or state.last_seen
+        if item is None or state.done:
             return
-        job.apply(item)
-        result, error = await self._outcome(job, item)
+        state.apply(item)
+        result, error = await self._outcome(state, item)
         self._jobs.pop(item.id, None)
-        self._fire(job.settle(result=result, error=error), job)
+        self._fire(state.settle(result=result, error=error), state)
         self._wake.set()
 
-    def is_tracking(self, job: AsyncRuntimeJob) -> bool:
-        job_id = job.job_id()
-        return self._jobs.get(job_id) is job or self._settling.get(job_id) is job
+    def is_tracking(self, state: State) -> bool:
+        job_id = state.job_id
+        return self._jobs.get(job_id) is state or self._settling.get(job_id) is state
 
-    async def _outcome(self, job: AsyncRuntimeJob, item: Job) -> tuple[Any, Exception | None]:
+    async def _outcome(self, state: State, item: Job) -> tuple[Any, Exception | None]:
         """The result or error of a final job: one ``/results`` fetch when there is one to read."""
-        state = parse_server_job_state(item.status)
-        if state is ServerJobState.COMPLETED:
+        server_state = parse_server_job_state(item.status)
+        if server_state is ServerJobState.COMPLETED:
             async with self._fetch_limiter:
                 text = await self._results_text(item.id)
             try:
-                return await self._core.decode_result(text, job.result_decoder), None
+                return await self._core.offload.decode_result(text, state.result_decoder), None
             except (CodecError, ProtocolError) as exc:
                 # A result we cannot read is this job's failure, not the watcher's.
                 return None, exc
         error_text = None
-        if state is ServerJobState.FAILED:
+        if server_state is ServerJobState.FAILED:
             # Like the official client: the results document holds the traceback.
             try:
                 async with self._fetch_limiter:
@@ -602,12 +613,11 @@ class JobWatcher:
 
     async def _results_text(self, job_id: str) -> str:
         self.result_requests += 1
-        response = await self._core.transport.send(job_results(job_id))
-        return response.text()
+        return await self._core.client.jobs.results(job_id)
 
-    def _fire(self, callbacks: list[DoneCallback], job: AsyncRuntimeJob) -> None:
+    def _fire(self, callbacks: list[Callback], state: State) -> None:
         # Called at the moment of the transition, in registration order; errors via _due.
-        self._due.extend((fn, job) for fn in callbacks)
+        self._due.extend((fn, state.handle) for fn in callbacks)
         if not self._jobs and not self._settling:
             self._idle.set()
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field, replace
-from typing import Final
 
 from aioqruntime._version import __version__
+from aioqruntime.protocol import CLIENT_APPLICATION
 
 __all__ = ["CLIENT_APPLICATION", "Timeouts", "TransportConfig"]
-
-#: Our value of ``X-Qx-Client-Application`` (the official client sends ``qiskit-version-2/...``;
-#: the service derives the job metrics' ``caller`` from it, so we keep the same prefix).
-CLIENT_APPLICATION: Final = f"qiskit-version-2/aioqruntime-{__version__}/aioqruntime"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +23,7 @@ class Timeouts:
     connect: float | None = 5.0
     read: float | None = 300.0
     submit: float | None = 900.0
-    #: IAM token exchanges (the IBM SDK uses 60 s).
+    #: The total budget of one IAM token exchange (the IBM SDK uses 60 s).
     iam: float | None = 60.0
     #: After an ambiguous ``POST /jobs`` failure that may leave the request still being processed
     #: (timeout, dropped connection, gateway 5xx), how long the job may take to appear in

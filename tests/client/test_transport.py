@@ -17,6 +17,7 @@ from aioqruntime import (
     NotFoundError,
     RateLimitError,
 )
+from aioqruntime.client import RuntimeClient
 from aioqruntime.protocol import Secret, create_job, get_job, list_backends
 from aioqruntime.server import FaultRule, LocalRuntimeServer, ServerConfig
 from aioqruntime.transport import IamAuth, Transport
@@ -40,12 +41,12 @@ async def test_idempotent_requests_retry_5xx_and_429_with_retry_after() -> None:
         assert counts.get("429", 0) > 0
 
 
-async def test_post_jobs_5xx_is_ambiguous_at_the_transport_and_reconciled_above() -> None:
+async def test_post_jobs_5xx_is_ambiguous_at_the_client_layer_and_reconciled_above() -> None:
     faults = (FaultRule(path="/jobs", method="POST", statuses=((500, 1.0),)),)
     async with local_service(faults=faults) as (server, service):
-        # The transport alone: one attempt, AmbiguousSubmissionError carrying the tag.
+        # The client layer alone: one attempt, AmbiguousSubmissionError carrying the tag.
         with pytest.raises(AmbiguousSubmissionError) as caught:
-            await service.transport.send(create_job("{}"), submit_tag="aioqruntime:t1")
+            await service.client.jobs.create(create_job("{}"), tag="aioqruntime:t1")
         assert caught.value.job_tag == "aioqruntime:t1"
         assert caught.value.__cause__ is not None
         assert len(api_requests(server, "POST", "/jobs")) == 1
@@ -67,11 +68,16 @@ async def test_post_jobs_5xx_is_ambiguous_at_the_transport_and_reconciled_above(
 async def test_post_jobs_dropped_connection_is_reconciled_not_blindly_retried() -> None:
     faults = (FaultRule(path="/jobs", method="POST", drop=1.0),)
     async with local_service(faults=faults) as (server, service):
+        # One POST at the client layer: the connection dropped after the body was sent.
+        with pytest.raises(AmbiguousSubmissionError) as ambiguous:
+            await service.client.jobs.create(create_job("{}"), tag="aioqruntime:t2")
+        cause = ambiguous.value.__cause__
+        assert isinstance(cause, APIConnectionError) and cause.request_sent is True
         backend = await service.backend("ibm_local5")
         with pytest.raises(APIConnectionError) as caught:
             await AsyncSampler(backend).run([x_pattern(1, 1, 5)])
         assert not isinstance(caught.value, AmbiguousSubmissionError)
-        assert server.fault_counts.get("drop") == FAST_RETRY.max_attempts
+        assert server.fault_counts.get("drop") == 1 + FAST_RETRY.max_attempts
         assert sum(server.counts().values()) == 0
 
 
@@ -98,8 +104,11 @@ async def test_connection_refused_post_is_retried_not_ambiguous() -> None:
         retry=FAST_RETRY,
     ) as transport:
         with pytest.raises(APIConnectionError) as caught:
-            await transport.send(create_job('{"program_id": "sampler"}'), submit_tag="t")
+            await RuntimeClient(transport).jobs.create(
+                create_job('{"program_id": "sampler"}'), tag="t"
+            )
         assert not isinstance(caught.value, AmbiguousSubmissionError)
+        assert caught.value.request_sent is False  # the error says it never left
         assert transport.requests_sent == FAST_RETRY.max_attempts
 
 

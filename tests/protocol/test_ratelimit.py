@@ -1,4 +1,4 @@
-"""TokenBucket and SlidingWindowLimit arithmetic with an injected clock."""
+"""SlidingWindowLimit arithmetic with an injected clock."""
 
 from __future__ import annotations
 
@@ -8,67 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioqruntime.protocol import SlidingWindowLimit, TokenBucket
-
-
-def test_burst_then_paced() -> None:
-    bucket = TokenBucket(rate_per_minute=5, burst=2)
-    assert bucket.acquire_delay(0.0) == 0.0
-    assert bucket.acquire_delay(0.0) == 0.0
-    assert bucket.acquire_delay(0.0) == pytest.approx(12.0)  # one token per 12 s
-    assert bucket.acquire_delay(0.0) == pytest.approx(24.0)  # queued behind the previous waiter
-    assert bucket.tokens(36.0) == pytest.approx(1.0)
-
-
-def test_refund_and_try_acquire() -> None:
-    bucket = TokenBucket(rate_per_minute=60, burst=1)
-    assert bucket.try_acquire(0.0)
-    assert not bucket.try_acquire(0.5)
-    assert bucket.acquire_delay(0.5) == pytest.approx(0.5)  # half a token refilled so far
-    bucket.refund(0.5)
-    assert bucket.tokens(0.5) == pytest.approx(0.5)  # the waiter gave its token back
-    assert bucket.try_acquire(1.0)
-
-
-def test_clock_going_backwards_adds_nothing() -> None:
-    bucket = TokenBucket(rate_per_minute=60, burst=1, initial_tokens=0)
-    assert bucket.tokens(10.0) == 0.0  # the first reading only sets the reference
-    assert bucket.tokens(5.0) == 0.0
-    assert bucket.tokens(10.5) == pytest.approx(0.5)
-
-
-def test_throttle_and_restore() -> None:
-    bucket = TokenBucket(rate_per_minute=6, burst=1)
-    bucket.acquire_delay(0.0)
-    bucket.throttle(0.0)
-    assert bucket.rate_per_minute == 3 and bucket.statistics(0.0).throttled
-    assert bucket.acquire_delay(0.0) == pytest.approx(20.0)
-    for _ in range(10):
-        bucket.throttle(0.0)
-    assert bucket.rate_per_minute == 1.0
-    bucket.restore(0.0)
-    assert bucket.rate_per_minute == 6 and not bucket.statistics(0.0).throttled
-
-
-@pytest.mark.parametrize("kwargs", [{"rate_per_minute": 0}, {"rate_per_minute": 5, "burst": 0}])
-def test_validation(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        TokenBucket(**kwargs)  # type: ignore[arg-type]
-
-
-@given(
-    st.floats(0.1, 600),
-    st.integers(1, 20),
-    st.lists(st.floats(0, 1000, allow_nan=False), min_size=1, max_size=50),
-)
-def test_rate_is_never_exceeded(rate: float, burst: int, times: list[float]) -> None:
-    """Every grant, at the time it becomes usable, fits in burst + rate·elapsed."""
-    bucket = TokenBucket(rate_per_minute=rate, burst=burst)
-    start = min(times)
-    usable_at = sorted(now + bucket.acquire_delay(now) for now in sorted(times))
-    for index, moment in enumerate(usable_at):
-        assert index + 1 <= burst + (moment - start) * rate / 60.0 + 1e-6
-
+from aioqruntime.protocol import SlidingWindowLimit
 
 # --- SlidingWindowLimit: the service's rule, never exceeded ------------------------------------
 

@@ -11,8 +11,7 @@ import sys
 import anyio
 
 from aioqruntime import AsyncSampler, AsyncSession
-from aioqruntime.runtime import AsyncRuntimeService
-from aioqruntime.runtime._core import job_label
+from aioqruntime.runtime import AsyncRuntimeService, job_label
 from tests.client._helpers import FAST_CONFIG, FAST_RETRY, x_pattern
 
 

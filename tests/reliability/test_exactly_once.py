@@ -21,7 +21,7 @@ from aioqruntime import (
     AsyncSampler,
     InternalServerError,
 )
-from aioqruntime.protocol import HttpResponse, Job, JobList, RetryPolicy
+from aioqruntime.protocol import Job, JobCreated, JobList, RetryPolicy
 from aioqruntime.runtime._submission import (
     Lookup,
     Post,
@@ -152,9 +152,8 @@ async def test_reconciliation_that_keeps_failing_raises_ambiguous_with_the_tag()
         assert service.statistics()["ambiguous"] == 1
 
 
-def _response(job_id: str) -> HttpResponse:
-    body = b'{"id": "%s", "backend": "b"}' % job_id.encode()
-    return HttpResponse(201, {}, body)
+def _created(job_id: str) -> JobCreated:
+    return JobCreated.from_json({"id": job_id, "backend": "b"})
 
 
 def test_flow_adopts_the_job_found_by_tag_after_an_ambiguous_failure() -> None:
@@ -170,7 +169,7 @@ def test_flow_adopts_the_job_found_by_tag_after_an_ambiguous_failure() -> None:
     found = JobList(jobs=(Job(id="j1", status="Queued", backend="b", tags=(tag,)),), count=1)
     with pytest.raises(StopIteration) as stop:
         flow.send(found)
-    assert stop.value.value == Submitted("j1", "b", None, reconciled=True, posts=1)
+    assert stop.value.value == Submitted("j1", "b", None, reconciled=True)
 
 
 def test_flow_submits_again_only_after_a_lookup_found_nothing() -> None:
@@ -184,5 +183,5 @@ def test_flow_submits_again_only_after_a_lookup_found_nothing() -> None:
     steps.append(flow.send(None))
     assert [type(s) for s in steps] == [Post, Lookup, Sleep, Post]
     with pytest.raises(StopIteration) as stop:
-        flow.send(_response("j2"))
-    assert stop.value.value == Submitted("j2", "b", None, reconciled=False, posts=2)
+        flow.send(_created("j2"))
+    assert stop.value.value == Submitted("j2", "b", None, reconciled=False)

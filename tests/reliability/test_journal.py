@@ -17,8 +17,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from aioqruntime import AsyncSampler, AsyncSession, BadRequestError
 from aioqruntime.codec import dumps, encode_sampler_pubs
 from aioqruntime.protocol import create_job
-from aioqruntime.runtime import AsyncRuntimeService
-from aioqruntime.runtime._core import job_label
+from aioqruntime.runtime import AsyncRuntimeService, job_label
 from aioqruntime.runtime._journal import Journal
 from aioqruntime.server import LocalRuntimeServer, ServerConfig
 from tests.client._helpers import (
@@ -120,7 +119,7 @@ async def test_crash_between_post_and_answer_is_recovered_by_tag(tmp_path: Path)
             "params": {"pubs": pubs, "version": 2, "support_qiskit": True, "options": {}},
         }
         async with _service(server, tmp_path / "other.sqlite") as raw:
-            await raw.transport.send(create_job(dumps(body)), submit_tag="aioqruntime:sent")
+            await raw.client.jobs.create(create_job(dumps(body)), tag="aioqruntime:sent")
         async with _service(server, path) as service:
             jobs = await service.resume()
             assert [j.label for j in jobs] == ["arrived"]
