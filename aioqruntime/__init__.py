@@ -100,6 +100,10 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'aioqruntime' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
+    if module == "aioqruntime.runtime":
+        # The primitives register the decoders of their programs' results, so a job found again
+        # by id (service.job, resume) decodes as its submitter meant it (runtime/_decoders.py).
+        importlib.import_module("aioqruntime.primitives")
     globals()[name] = value
     return value
 

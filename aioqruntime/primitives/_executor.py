@@ -38,6 +38,7 @@ from aioqruntime.primitives._executor_options import ExecutorOptions, build_opti
 from aioqruntime.primitives._isa import check_isa
 from aioqruntime.runtime import AsyncBatch, AsyncRuntimeJob, AsyncSession, ServiceBackend
 from aioqruntime.runtime._context import current_mode
+from aioqruntime.runtime._decoders import register_result_decoder
 from aioqruntime.runtime._options import RuntimeOptions
 
 if TYPE_CHECKING:
@@ -337,6 +338,10 @@ def decode_executor_result(text: str) -> Any:
     }
     post_process = post_processors.get(result.semantic_role)
     return result if post_process is None else post_process(result)
+
+
+# Executor jobs found again by id decode as their submitter meant them (runtime/_decoders.py).
+register_result_decoder("executor", decode_executor_result)
 
 
 def _utc(moment: Any) -> Any:

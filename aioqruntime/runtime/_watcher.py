@@ -63,6 +63,7 @@ from aioqruntime.protocol import (
     job_outcome,
     parse_server_job_state,
 )
+from aioqruntime.runtime._decoders import result_decoder_for
 from aioqruntime.runtime._state import JobState
 
 if TYPE_CHECKING:
@@ -595,7 +596,8 @@ class JobWatcher:
             async with self._fetch_limiter:
                 text = await self._results_text(item.id)
             try:
-                return await self._core.offload.decode_result(text, state.result_decoder), None
+                decoder = state.result_decoder or result_decoder_for(state.program_id)
+                return await self._core.offload.decode_result(text, decoder), None
             except (CodecError, ProtocolError) as exc:
                 # A result we cannot read is this job's failure, not the watcher's.
                 return None, exc
