@@ -36,6 +36,7 @@ from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
 from aioqruntime import AsyncRuntimeService, AsyncSampler, AsyncSession
+from aioqruntime.protocol import PollSchedule
 
 BACKEND = "ibm_local5"
 SHOTS = 100
@@ -50,7 +51,22 @@ class Run:
     cpu: float
     requests: list[tuple[str, str]]
     resolved: dict[str, float]
+    started: float  # epoch seconds at the first submission
     times: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def breakdown(self) -> dict[str, float]:
+        """Where the wall time goes: the ramp until the first job runs, the span the server's
+        lanes are busy (and how full), the drain from the last finish to its result."""
+        first_running = min(t["running"] for t in self.times.values())
+        last_finished = max(t["finished"] for t in self.times.values())
+        busy = sum(t["finished"] - t["running"] for t in self.times.values())
+        span = last_finished - first_running
+        return {
+            "ramp_s": round(first_running - self.started, 3),
+            "span_s": round(span, 3),
+            "lane_utilization": round(busy / (self.lanes * span), 3),
+            "drain_s": round(max(self.resolved.values()) - last_finished, 3),
+        }
 
     @property
     def job_seconds(self) -> float:
@@ -84,8 +100,21 @@ class Run:
             "resolve_p50_ms": round(self.percentile(0.5), 1),
             "resolve_p90_ms": round(self.percentile(0.9), 1),
             "resolve_p99_ms": round(self.percentile(0.99), 1),
+            **self.breakdown(),
             "routes": dict(routes.most_common()),
+            # (finished on the server, seconds from the first finish; resolve delay ms)
+            "delays": self.delay_series(),
         }
+
+    def delay_series(self) -> list[tuple[float, float]]:
+        first = min(t["finished"] for t in self.times.values())
+        return sorted(
+            (
+                round(t["finished"] - first, 3),
+                round(1000 * (self.resolved[job_id] - t["finished"]), 1),
+            )
+            for job_id, t in self.times.items()
+        )
 
 
 def _route(method: str, path: str) -> str:
@@ -104,15 +133,17 @@ def bell() -> QuantumCircuit:
 # --- ours ---------------------------------------------------------------------------------------
 
 
-async def run_ours(server: ServerProcess, jobs: int) -> tuple[float, dict[str, float]]:
+async def run_ours(
+    server: ServerProcess, jobs: int, schedule: PollSchedule | None = None
+) -> tuple[float, dict[str, float], float]:
     resolved: dict[str, float] = {}
     async with AsyncRuntimeService(
         token=server.token, instance=server.instance, url=server.api_url,
-        submissions_per_minute=None,
+        submissions_per_minute=None, poll_schedule=schedule,
     ) as service:  # fmt: skip
         backend = await service.backend(BACKEND)
         isa = generate_preset_pass_manager(backend=backend, optimization_level=1).run(bell())
-        started = time.perf_counter()
+        started, epoch = time.perf_counter(), time.time()
         async with AsyncSession(backend) as session:
             sampler = AsyncSampler(session)
 
@@ -126,7 +157,7 @@ async def run_ours(server: ServerProcess, jobs: int) -> tuple[float, dict[str, f
                 for _ in range(jobs):
                     tg.start_soon(one)
             wall = time.perf_counter() - started
-    return wall, resolved
+    return wall, resolved, epoch
 
 
 # --- the official client -----------------------------------------------------------------------
@@ -134,14 +165,14 @@ async def run_ours(server: ServerProcess, jobs: int) -> tuple[float, dict[str, f
 
 def run_official(
     server: ServerProcess, jobs: int, threads: int | None
-) -> tuple[float, dict[str, float]]:
+) -> tuple[float, dict[str, float], float]:
     from qiskit_ibm_runtime import SamplerV2, Session
 
     with official_service(server) as service:
         backend = service.backend(BACKEND)
         isa = generate_preset_pass_manager(backend=backend, optimization_level=1).run(bell())
         resolved: dict[str, float] = {}
-        started = time.perf_counter()
+        started, epoch = time.perf_counter(), time.time()
         with Session(backend=backend) as session:
             sampler = SamplerV2(mode=session)
 
@@ -158,7 +189,7 @@ def run_official(
                 with ThreadPoolExecutor(max_workers=threads) as pool:
                     list(pool.map(one, range(jobs)))
             wall = time.perf_counter() - started
-    return wall, resolved
+    return wall, resolved, epoch
 
 
 # --- driver -------------------------------------------------------------------------------------
@@ -169,11 +200,11 @@ def measure(
     name: str,
     lanes: int,
     spec: str,
-    client: Callable[[], tuple[float, dict[str, float]]],
+    client: Callable[[], tuple[float, dict[str, float], float]],
 ) -> Run:
     before = len(server.request_log())
     cpu = time.process_time()
-    wall, resolved = client()
+    wall, resolved, epoch = client()
     cpu = time.process_time() - cpu
     requests = server.request_log()[before:]
     server.set_faults("")  # the look-ups below are not the client's
@@ -182,7 +213,7 @@ def measure(
             times = dict(zip(resolved, pool.map(server.job_times, resolved), strict=True))
     finally:
         server.set_faults(spec)
-    return Run(name, len(resolved), lanes, wall, cpu, requests, resolved, times)
+    return Run(name, len(resolved), lanes, wall, cpu, requests, resolved, epoch, times)
 
 
 async def warm_up(server: ServerProcess) -> None:
@@ -214,6 +245,7 @@ def report(runs: list[Run]) -> None:
         assert isinstance(routes, dict)
         top = ", ".join(f"{route} {count / run.jobs:.2f}" for route, count in routes.items())
         print(f"{run.name}: requests per job by route: {top}")
+        print(f"{run.name}: where the wall time goes: {run.breakdown()}")
 
 
 def main() -> None:
@@ -226,8 +258,14 @@ def main() -> None:
     parser.add_argument("--sequential", action="store_true", help="also the sequential official")
     parser.add_argument("--skip-official", action="store_true")
     parser.add_argument("--json", help="also write the summaries to this JSON file")
+    parser.add_argument(
+        "--poll-rps", type=float, help="our PollSchedule(max_requests_per_second=...)"
+    )
     args = parser.parse_args()
     refuse_non_loopback()
+    schedule = (
+        None if args.poll_rps is None else PollSchedule(max_requests_per_second=args.poll_rps)
+    )
     spec = f"/*:latency={args.latency}"
     print(machine())
     server_args = ["--lanes", str(args.lanes), "--execution-delay", str(args.execution_delay)]
@@ -238,8 +276,11 @@ def main() -> None:
             f"{args.lanes}, execution delay {args.execution_delay} s, "
             f"{args.latency * 1000:.0f} ms per request"
         )
-        steps: list[tuple[str, Callable[[], tuple[float, dict[str, float]]]]] = [
-            ("aioqruntime (async, 1 session)", lambda: anyio.run(run_ours, server, args.jobs))
+        steps: list[tuple[str, Callable[[], tuple[float, dict[str, float], float]]]] = [
+            (
+                "aioqruntime (async, 1 session)",
+                lambda: anyio.run(run_ours, server, args.jobs, schedule),
+            )
         ]
         if not args.skip_official:
             steps.append(
