@@ -139,6 +139,11 @@ class ServerProcess:
             text = reply.read()
         return json.loads(text) if text else None
 
+    def requests(self) -> list[dict[str, Any]]:
+        """The server's bounded request log (``ServerConfig.request_log_size`` records), with
+        each answer's status."""
+        return list(self._call("GET", "/_local/requests")["requests"])
+
     def request_log(self) -> list[tuple[str, str]]:
         """``(method, path)`` of every request so far that matched the latency rule."""
         log = self._call("GET", "/_local/faults")["log"]
@@ -163,9 +168,16 @@ class ServerProcess:
 
 
 @contextmanager
-def server_process(*args: str) -> Iterator[ServerProcess]:
-    """Start ``aioqruntime serve --port 0 *args``; terminate it (and wait) on every exit path."""
-    argv = [sys.executable, "-m", "aioqruntime", "serve", "--port", "0", *args]
+def server_process(*args: str, config: dict[str, Any] | None = None) -> Iterator[ServerProcess]:
+    """Start ``aioqruntime serve --port 0 *args``; terminate it (and wait) on every exit path.
+
+    ``config``: instead, a server with ``ServerConfig(**config)`` (for knobs the command line
+    does not have), started by this file in its own process the same way.
+    """
+    if config is None:
+        argv = [sys.executable, "-m", "aioqruntime", "serve", "--port", "0", *args]
+    else:
+        argv = [sys.executable, __file__, json.dumps(config)]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None
@@ -208,3 +220,25 @@ def machine() -> str:
 
 def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def _serve_with_config(config: dict[str, Any]) -> None:
+    import signal
+
+    import anyio
+
+    async with LocalRuntimeServer(config=ServerConfig(**config)) as server:
+        print(
+            f"aioqruntime local server: url={server.url} api_key={server.token} "
+            f"instance={server.instance}",
+            flush=True,
+        )
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                break
+
+
+if __name__ == "__main__":  # server_process(config=...); its simulation workers are spawned
+    import anyio
+
+    anyio.run(_serve_with_config, json.loads(sys.argv[1]))

@@ -104,6 +104,16 @@ def memory_rows(plain: dict[str, Any], heap: dict[str, Any] | None) -> list[str]
     return out
 
 
+def variational_rows(runs: list[dict[str, Any]]) -> list[str]:
+    ours, *officials = runs
+    return [
+        f"| SPSA VQE, 5 jobs/min (30× time scale) vs {o['name'][10:-1]}: jobs, wall | "
+        f"{ours['jobs']}, {ours['seconds']:.1f} s | {o['jobs']}, {o['seconds']:.1f} s | "
+        f"{_x(o['jobs'] / ours['jobs'])}, {_x(o['seconds'] / ours['seconds'])} |"
+        for o in officials
+    ]
+
+
 def loop_lag_rows(runs: list[dict[str, Any]]) -> list[str]:
     by_name = {r["name"]: r for r in runs}
     sdk, idle = by_name.get("sdk"), by_name["idle"]
@@ -147,6 +157,7 @@ def main() -> None:
         lambda: memory_rows(
             run("memory.py", "--jobs", jobs), run("memory.py", "--jobs", jobs, "--heap")
         ),
+        lambda: variational_rows(run("variational.py")),
         lambda: loop_lag_rows(run("loop_lag.py", "--docs", "0")),
     ]
     for step in steps:
