@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import time
 import warnings
 import zlib
@@ -60,6 +61,19 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def _pair(
+    ours: Callable[[], object], official: Callable[[], object], repeat: int
+) -> tuple[float, float]:
+    """Best of ``repeat`` for each, the two runs alternating so both see the same machine load."""
+    best = [math.inf, math.inf]
+    for _ in range(repeat):
+        for index, fn in enumerate((ours, official)):
+            start = time.perf_counter()
+            fn()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best[0], best[1]
 
 
 def _official_dumps(obj: object) -> str:
@@ -120,42 +134,39 @@ def bench_encode(n: int, repeat: int) -> list[Row]:
 
         return run
 
-    official = _best(official_loop(pubs), repeat)
-    rows = [
-        (
-            f"(a) encode {n} jobs x 1 pub, warm (QPY cache)",
-            _best(ours_loop(pubs, cold=False), repeat),
-            official,
-        ),
-        (
-            f"(a) encode {n} jobs x 1 pub, cold (cache cleared each job)",
-            _best(ours_loop(pubs, cold=True), repeat),
-            official,
-        ),
-    ]
+    warm = _pair(ours_loop(pubs, cold=False), official_loop(pubs), repeat)
+    cold = _pair(ours_loop(pubs, cold=True), official_loop(pubs), repeat)
     clear_qpy_cache()
-    # Every repetition must meet new circuit objects: build a fresh list per run.
-    copies = [
-        [SamplerPub.coerce((p.circuit.copy(), p.parameter_values, 4096)) for p in distinct]
-        for _ in range(repeat)
-    ]
-    ours_distinct = min(_best(ours_loop(batch, cold=False), 1) for batch in copies)
-    rows.append(
-        (
-            f"(a) encode {n} distinct circuits x 1 pub",
-            ours_distinct,
-            _best(official_loop(distinct), repeat),
-        )
-    )
-    rows.append(
-        (
-            f"(a) encode 1 job x {n} pubs, warm",
-            _best(lambda: dumps(_params(encode_sampler_pubs(pubs))), repeat),
-            _best(lambda: _official_dumps(_params(pubs)), repeat),
-        )
+    # Every repetition meets new circuit objects on both sides (nothing cached on a circuit,
+    # such as its parameter table, helps either).
+    fresh: list[list[SamplerPub]] = []
+
+    def copies() -> list[SamplerPub]:
+        return [
+            SamplerPub.coerce((p.circuit.copy(), p.parameter_values.as_array(), 4096))
+            for p in distinct
+        ]
+
+    def ours_distinct() -> None:
+        ours_loop(fresh.pop(), cold=False)()
+
+    def official_distinct() -> None:
+        official_loop(fresh.pop())()
+
+    fresh.extend(copies() for _ in range(2 * repeat))
+    many = _pair(ours_distinct, official_distinct, repeat)
+    one_job = _pair(
+        lambda: dumps(_params(encode_sampler_pubs(pubs))),
+        lambda: _official_dumps(_params(pubs)),
+        repeat,
     )
     clear_qpy_cache()
-    return rows
+    return [
+        (f"(a) encode {n} jobs x 1 pub, warm (QPY cache)", *warm),
+        (f"(a) encode {n} jobs x 1 pub, cold (cache cleared each job)", *cold),
+        (f"(a) encode {n} distinct circuits x 1 pub", *many),
+        (f"(a) encode 1 job x {n} pubs, warm", *one_job),
+    ]
 
 
 def sampler_result_text(pubs: int, shots: int, bits: int) -> str:
@@ -176,8 +187,7 @@ def bench_sampler_result(pubs: int, shots: int, bits: int, repeat: int) -> Row:
     assert all(a.data.meas == b.data.meas for a, b in zip(mine, theirs, strict=True))  # type: ignore[union-attr]
     again = _official_loads(dumps(mine))  # and the official decoder reads ours back
     assert all(a.data.meas == b.data.meas for a, b in zip(again, theirs, strict=True))
-    ours = _best(lambda: loads(text), repeat)
-    official = _best(lambda: _official_loads(text), repeat)
+    ours, official = _pair(lambda: loads(text), lambda: _official_loads(text), repeat)
     size = len(text) / 1e6
     return (
         f"(b) decode sampler result {pubs} x {shots} shots x {bits} bits ({size:.1f} MB)",
@@ -200,8 +210,7 @@ def bench_estimator_result(pubs: int, size: int, repeat: int) -> Row:
     for a, b in zip(mine, theirs, strict=True):  # type: ignore[call-overload]
         np.testing.assert_array_equal(a.data.evs, b.data.evs)
         np.testing.assert_array_equal(a.data.stds, b.data.stds)
-    ours = _best(lambda: loads(text), repeat)
-    official = _best(lambda: _official_loads(text), repeat)
+    ours, official = _pair(lambda: loads(text), lambda: _official_loads(text), 4 * repeat)
     return (f"(c) decode estimator result {pubs} pubs, evs/stds ({size},)", ours, official)
 
 

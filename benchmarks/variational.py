@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +44,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from aioqruntime import AsyncEstimator, AsyncRuntimeService, AsyncSession
-from aioqruntime.variational import EstimatorEvaluator, spsa
+from aioqruntime.variational import EstimatorEvaluator, EstimatorPacker, spsa
 
 BACKEND = "ibm_local5"
 QUBITS = 4
@@ -133,6 +135,47 @@ async def run_ours(server: ServerProcess, iterations: int, scale: float) -> Run:
     return Run("aioqruntime (coalesced)", result.fun, jobs, seconds, requests, rejected)
 
 
+async def run_ours_packed(
+    server: ServerProcess, iterations: int, scale: float, optimizers: int
+) -> Run:
+    """``optimizers`` concurrent SPSA runs in one session, their evaluators sharing one packer."""
+    async with AsyncRuntimeService(
+        token=server.token, instance=server.instance, url=server.api_url,
+        submissions_per_minute=None,
+    ) as service:  # fmt: skip
+        backend = await service.backend(BACKEND)
+        circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
+        observable = hamiltonian().apply_layout(circuit.layout)
+        since = len(await anyio.to_thread.run_sync(server.requests))
+        finals: list[float] = []
+        started = time.perf_counter()
+        async with (
+            AsyncSession(backend, max_time="1h") as session,
+            EstimatorPacker(
+                PacedEstimator(session, interval=60.0 / scale / PACING), window=0.05
+            ) as packer,
+        ):
+
+            async def optimize(seed: int) -> None:
+                x0 = np.random.default_rng(seed).uniform(-0.5, 0.5, circuit.num_parameters)
+                async with EstimatorEvaluator(
+                    packer, circuit, observable, precision=PRECISION
+                ) as ev:
+                    result = await spsa(
+                        ev.evaluate, x0, maxiter=iterations, track=False, seed=seed, **SPSA_GAINS
+                    )
+                finals.append(result.fun)
+
+            async with anyio.create_task_group() as tg:
+                for seed in range(SEED, SEED + optimizers):
+                    tg.start_soon(optimize, seed)
+        seconds = time.perf_counter() - started
+    jobs, requests, rejected = await anyio.to_thread.run_sync(count, server, since)
+    assert jobs == packer.statistics().jobs_submitted
+    name = f"aioqruntime ({optimizers} optimizers, packed)"
+    return Run(name, min(finals), jobs, seconds, requests, rejected)
+
+
 class PacedEstimator(AsyncEstimator):
     """Submissions spaced ``interval`` apart, as :class:`Pacer` does for the official client."""
 
@@ -152,52 +195,75 @@ class PacedEstimator(AsyncEstimator):
 # --- the official client -----------------------------------------------------------------------
 
 
-def run_official(server: ServerProcess, iterations: int, scale: float, *, broadcast: bool) -> Run:
+def official_spsa(
+    estimator: Any,
+    submit: Pacer,
+    circuit: QuantumCircuit,
+    observable: SparsePauliOp,
+    *,
+    iterations: int,
+    seed: int,
+    broadcast: bool,
+) -> float:
+    """The same SPSA as aioqruntime.variational.spsa(track=False, resamplings=1)."""
+    x = np.random.default_rng(seed).uniform(-0.5, 0.5, circuit.num_parameters)
+    rng = np.random.default_rng(seed)
+
+    def energy(point: np.ndarray) -> float:
+        job = submit(lambda: estimator.run([(circuit, observable, point)], precision=PRECISION))
+        return float(job.result()[0].data.evs)
+
+    def energies(points: np.ndarray) -> tuple[float, float]:
+        # Best practice: both points broadcast in one pub, one job.
+        job = submit(lambda: estimator.run([(circuit, observable, points)], precision=PRECISION))
+        plus, minus = job.result()[0].data.evs
+        return float(plus), float(minus)
+
+    a, c = SPSA_GAINS["learning_rate"], SPSA_GAINS["perturbation"]
+    stability = 0.1 * iterations
+    for k in range(iterations):
+        gain = a / (k + 1 + stability) ** SPSA_GAINS["alpha"]
+        spread = c / (k + 1) ** SPSA_GAINS["gamma"]
+        delta = rng.choice([-1.0, 1.0], size=(1, x.size))[0]
+        if broadcast:
+            plus, minus = energies(np.stack([x + spread * delta, x - spread * delta]))
+        else:
+            plus, minus = energy(x + spread * delta), energy(x - spread * delta)
+        x = x - gain * (plus - minus) / (2 * spread) * delta
+    return energy(x)
+
+
+def run_official(
+    server: ServerProcess, iterations: int, scale: float, *, broadcast: bool, optimizers: int = 1
+) -> Run:
+    """``optimizers`` > 1: that many SPSA runs (seeds SEED, SEED + 1, ...) from as many threads
+    in one session, sharing one pacer (the official client's way to run them concurrently)."""
     from qiskit_ibm_runtime import EstimatorV2, Session
 
     with official_service(server) as service:
         backend = service.backend(BACKEND)
         circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
         observable = hamiltonian().apply_layout(circuit.layout)
-        x = np.random.default_rng(SEED).uniform(-0.5, 0.5, circuit.num_parameters)
-        rng = np.random.default_rng(SEED)
         since = len(server.requests())
         started = time.perf_counter()
         submit = Pacer(interval=60.0 / scale / PACING)
         with Session(backend=backend) as session:
             estimator = EstimatorV2(mode=session)
 
-            def energy(point: np.ndarray) -> float:
-                job = submit(
-                    lambda: estimator.run([(circuit, observable, point)], precision=PRECISION)
-                )
-                return float(job.result()[0].data.evs)
+            def optimize(seed: int) -> float:
+                return official_spsa(
+                    estimator, submit, circuit, observable,
+                    iterations=iterations, seed=seed, broadcast=broadcast,
+                )  # fmt: skip
 
-            def energies(points: np.ndarray) -> tuple[float, float]:
-                # Best practice: both points broadcast in one pub, one job.
-                job = submit(
-                    lambda: estimator.run([(circuit, observable, points)], precision=PRECISION)
-                )
-                plus, minus = job.result()[0].data.evs
-                return float(plus), float(minus)
-
-            # The same SPSA as aioqruntime.variational.spsa(track=False, resamplings=1).
-            a, c = SPSA_GAINS["learning_rate"], SPSA_GAINS["perturbation"]
-            stability = 0.1 * iterations
-            for k in range(iterations):
-                gain = a / (k + 1 + stability) ** SPSA_GAINS["alpha"]
-                spread = c / (k + 1) ** SPSA_GAINS["gamma"]
-                delta = rng.choice([-1.0, 1.0], size=(1, x.size))[0]
-                if broadcast:
-                    plus, minus = energies(np.stack([x + spread * delta, x - spread * delta]))
-                else:
-                    plus, minus = energy(x + spread * delta), energy(x - spread * delta)
-                x = x - gain * (plus - minus) / (2 * spread) * delta
-            final = energy(x)
+            with ThreadPoolExecutor(max_workers=optimizers) as pool:
+                finals = list(pool.map(optimize, range(SEED, SEED + optimizers)))
         seconds = time.perf_counter() - started
     jobs, requests, rejected = count(server, since)
     name = "official (best practice, broadcast)" if broadcast else "official (1 job per eval)"
-    return Run(name, final, jobs, seconds, requests, rejected)
+    if optimizers > 1:
+        name = f"official ({optimizers} threads, broadcast)"
+    return Run(name, min(finals), jobs, seconds, requests, rejected)
 
 
 class Pacer:
@@ -210,13 +276,15 @@ class Pacer:
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.last = -float("inf")
+        self.lock = threading.Lock()  # threads share it
 
     def __call__(self, submit: Callable[[], Any]) -> Any:
         from qiskit_ibm_runtime.exceptions import IBMRuntimeError
 
         while True:
-            time.sleep(max(0.0, self.last + self.interval - time.monotonic()))
-            self.last = time.monotonic()
+            with self.lock:
+                time.sleep(max(0.0, self.last + self.interval - time.monotonic()))
+                self.last = time.monotonic()
             try:
                 return submit()
             except IBMRuntimeError as exc:
@@ -276,6 +344,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--scale", type=float, default=30.0)
+    parser.add_argument(
+        "--optimizers",
+        type=int,
+        default=1,
+        help="K > 1: K concurrent SPSA runs (multi-start), ours packed vs K official threads",
+    )
     parser.add_argument("--json", help="also write the runs to this JSON file")
     args = parser.parse_args()
     refuse_non_loopback()
@@ -284,13 +358,20 @@ def main() -> None:
     with server_process(config=config) as server:
         anyio.run(warm_up, server)
         print(f"server at {server.url}; {args.iterations} iterations, time scale {args.scale:g}x")
-        ours = anyio.run(run_ours, server, args.iterations, args.scale)
-        print(f"  ours: {ours.jobs} jobs, {ours.seconds:.1f} s")
-        runs = [ours]
-        for broadcast in (True, False):
-            official = run_official(server, args.iterations, args.scale, broadcast=broadcast)
-            print(f"  {official.name}: {official.jobs} jobs, {official.seconds:.1f} s")
-            runs.append(official)
+        if args.optimizers > 1:
+            runs = [
+                anyio.run(run_ours_packed, server, args.iterations, args.scale, args.optimizers),
+                run_official(
+                    server, args.iterations, args.scale, broadcast=True,
+                    optimizers=args.optimizers,
+                ),
+            ]  # fmt: skip
+        else:
+            runs = [anyio.run(run_ours, server, args.iterations, args.scale)]
+            for broadcast in (True, False):
+                runs.append(run_official(server, args.iterations, args.scale, broadcast=broadcast))
+        for run in runs:
+            print(f"  {run.name}: {run.jobs} jobs, {run.seconds:.1f} s")
     report(runs, args.iterations, args.scale)
     if args.json:
         with open(args.json, "w") as out:
