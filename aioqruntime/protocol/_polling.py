@@ -50,6 +50,8 @@ class PollSchedule:
     backoff: float = 1.5
     max_requests_per_second: float = 10.0
     page_size: int = MAX_JOBS_PER_LIST_REQUEST
+    #: Pages of the pending list one tick reads at most (the watcher's ``MAX_PENDING_PAGES``).
+    max_pages_per_tick: int = 10
 
     def __post_init__(self) -> None:
         if not 0 < self.fast_interval <= self.session_interval <= self.session_ceiling:
@@ -62,14 +64,16 @@ class PollSchedule:
             raise ValueError("need backoff >= 1, max_requests_per_second > 0, fast_window >= 0")
         if not 1 <= self.page_size <= MAX_JOBS_PER_LIST_REQUEST:
             raise ValueError(f"page_size must be 1..{MAX_JOBS_PER_LIST_REQUEST}")
+        if self.max_pages_per_tick < 1:
+            raise ValueError("max_pages_per_tick must be at least 1")
 
     def requests_per_tick(self, pending: int) -> int:
         """Status requests a tick costs for ``pending`` jobs (0 when none are pending): the
-        pending list, ``ceil(pending / page_size)`` pages, and the newest page of finished jobs
-        the watcher reads alongside its first page."""
+        pending list, ``ceil(pending / page_size)`` pages but at most ``max_pages_per_tick``
+        (the watcher's cap), and the newest page of finished jobs it reads alongside."""
         if pending <= 0:
             return 0
-        return math.ceil(pending / self.page_size) + 1
+        return min(math.ceil(pending / self.page_size), self.max_pages_per_tick) + 1
 
     def budget_floor(self, pending: int) -> float:
         """The shortest delay that keeps a tick's requests under ``max_requests_per_second``."""

@@ -36,10 +36,12 @@ def test_paces() -> None:
 
 def test_request_budget() -> None:
     assert [SCHEDULE.requests_per_tick(n) for n in (0, 1, 200, 201, 1000)] == [0, 2, 2, 3, 6]
-    # 5000 pending jobs = 25 pages + 1 finished page per tick; at 10 requests/s: 2.6 s apart.
+    # 5000 pending jobs: the watcher reads at most 10 pending pages + 1 finished page per tick;
+    # at 10 requests/s ticks are 1.1 s apart.
+    assert SCHEDULE.requests_per_tick(5000) == 11
     assert SCHEDULE.next_delay(
         since_submission=0.0, pending=5000, session_active=True
-    ) == pytest.approx(2.6)
+    ) == pytest.approx(1.1)
 
 
 @given(since, pending, st.booleans(), idle)
@@ -98,6 +100,7 @@ def test_monotone_in_pending(
         {"backoff": 0.5},
         {"max_requests_per_second": 0},
         {"page_size": 201},
+        {"max_pages_per_tick": 0},
     ],
 )
 def test_validation(kwargs: dict[str, float]) -> None:
