@@ -214,8 +214,9 @@ def test_transpiled_circuit_layout_is_fingerprinted() -> None:
         seed_transpiler=1,
     )
     isa = pm.run(qc)
+    encode_circuit(isa)  # first sighting: serialized, only remembered
+    # (QPY of a laid-out circuit is not byte-deterministic: compare the cached text to itself.)
     first = encode_circuit(isa)
-    assert encode_circuit(isa) == first
     assert encode_circuit(isa) == first
     assert qpy_cache_info()["hits"] == 1
     # Swap two physical qubits of the initial layout in place: must serialize again.
