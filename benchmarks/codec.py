@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import math
+import statistics
 import time
 import warnings
 import zlib
@@ -51,7 +51,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from qiskit_ibm_runtime.json import RuntimeDecoder, RuntimeEncoder
 
-Row = tuple[str, float, float]
+#: (case, ours best s, official best s, paired ratios official/ours: one per repetition)
+Row = tuple[str, float, float, list[float]]
 
 
 def _best(fn: Callable[[], object], repeat: int) -> float:
@@ -65,15 +66,23 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
 
 def _pair(
     ours: Callable[[], object], official: Callable[[], object], repeat: int
-) -> tuple[float, float]:
-    """Best of ``repeat`` for each, the two runs alternating so both see the same machine load."""
-    best = [math.inf, math.inf]
+) -> tuple[float, float, list[float]]:
+    """Best of ``repeat`` for each, the two runs alternating so both see the same machine load,
+    and the ratio official/ours of each adjacent pair (its median is the robust figure on a
+    loaded machine)."""
+    times: list[tuple[float, float]] = []
     for _ in range(repeat):
-        for index, fn in enumerate((ours, official)):
+        pair = []
+        for fn in (ours, official):
             start = time.perf_counter()
             fn()
-            best[index] = min(best[index], time.perf_counter() - start)
-    return best[0], best[1]
+            pair.append(time.perf_counter() - start)
+        times.append((pair[0], pair[1]))
+    return (
+        min(t[0] for t in times),
+        min(t[1] for t in times),
+        [theirs / mine for mine, theirs in times],
+    )
 
 
 def _official_dumps(obj: object) -> str:
@@ -187,12 +196,13 @@ def bench_sampler_result(pubs: int, shots: int, bits: int, repeat: int) -> Row:
     assert all(a.data.meas == b.data.meas for a, b in zip(mine, theirs, strict=True))  # type: ignore[union-attr]
     again = _official_loads(dumps(mine))  # and the official decoder reads ours back
     assert all(a.data.meas == b.data.meas for a, b in zip(again, theirs, strict=True))
-    ours, official = _pair(lambda: loads(text), lambda: _official_loads(text), repeat)
+    ours, official, ratios = _pair(lambda: loads(text), lambda: _official_loads(text), repeat)
     size = len(text) / 1e6
     return (
         f"(b) decode sampler result {pubs} x {shots} shots x {bits} bits ({size:.1f} MB)",
         ours,
         official,
+        ratios,
     )
 
 
@@ -210,8 +220,8 @@ def bench_estimator_result(pubs: int, size: int, repeat: int) -> Row:
     for a, b in zip(mine, theirs, strict=True):  # type: ignore[call-overload]
         np.testing.assert_array_equal(a.data.evs, b.data.evs)
         np.testing.assert_array_equal(a.data.stds, b.data.stds)
-    ours, official = _pair(lambda: loads(text), lambda: _official_loads(text), 4 * repeat)
-    return (f"(c) decode estimator result {pubs} pubs, evs/stds ({size},)", ours, official)
+    ours, official, ratios = _pair(lambda: loads(text), lambda: _official_loads(text), 4 * repeat)
+    return (f"(c) decode estimator result {pubs} pubs, evs/stds ({size},)", ours, official, ratios)
 
 
 def bench_libraries(repeat: int) -> list[tuple[str, float, float]]:
@@ -281,7 +291,7 @@ def bench_libraries(repeat: int) -> list[tuple[str, float, float]]:
     ]
 
 
-def run(quick: bool = False, repeat: int = 5) -> list[Row]:
+def run(quick: bool = False, repeat: int = 7) -> list[Row]:
     n, shots = (100, 1000) if quick else (1000, 10_000)
     rows = bench_encode(n, repeat)
     rows.append(bench_sampler_result(100, shots, 100, repeat))
@@ -291,16 +301,20 @@ def run(quick: bool = False, repeat: int = 5) -> list[Row]:
 
 def print_rows(rows: list[Row]) -> None:
     width = max(len(r[0]) for r in rows)
-    print(f"{'case':<{width}}  {'ours (s)':>10}  {'official (s)':>12}  {'official/ours':>13}")
-    print("-" * (width + 41))
-    for label, ours, official in rows:
-        print(f"{label:<{width}}  {ours:>10.4f}  {official:>12.4f}  {official / ours:>12.2f}x")
+    print(
+        f"{'case':<{width}}  {'ours (s)':>9}  {'official (s)':>12}  "
+        f"{'official/ours: median (min-max of pairs)':>40}"
+    )
+    print("-" * (width + 67))
+    for label, ours, official, ratios in rows:
+        spread = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        print(f"{label:<{width}}  {ours:>9.4f}  {official:>12.4f}  {spread:>40}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--libraries", action="store_true", help="also time each fast library")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
@@ -313,7 +327,11 @@ def main() -> None:
             print(f"{name:<48} {std * 1e6:>10.1f} {lib * 1e6:>11.1f} {std / lib:>8.1f}x")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump([{"case": c, "ours": o, "official": f} for c, o, f in rows], out, indent=1)
+            rows_out = [
+                {"case": c, "ours": o, "official": f, "ratio": statistics.median(r), "ratios": r}
+                for c, o, f, r in rows
+            ]
+            json.dump(rows_out, out, indent=1)
 
 
 if __name__ == "__main__":
