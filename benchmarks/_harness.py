@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.parse
 import urllib.request
@@ -178,24 +179,31 @@ def server_process(*args: str, config: dict[str, Any] | None = None) -> Iterator
         argv = [sys.executable, "-m", "aioqruntime", "serve", "--port", "0", *args]
     else:
         argv = [sys.executable, __file__, json.dumps(config)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        found = re.search(r"url=(\S+) api_key=(\S+) instance=(\S+)", line)
-        if found is None:
-            raise RuntimeError(f"aioqruntime serve did not start: {line!r}")
-        url, token, instance = found.groups()
-        # Keep reading its output: a full pipe would block the server mid-run.
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield ServerProcess(url, token, instance, process)
-    finally:
-        process.terminate()
+    # The server's stderr goes to a file: if it dies mid-run, its last words are printed.
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            found = re.search(r"url=(\S+) api_key=(\S+) instance=(\S+)", line)
+            if found is None:
+                raise RuntimeError(f"aioqruntime serve did not start: {line!r}")
+            url, token, instance = found.groups()
+            # Keep reading its output: a full pipe would block the server mid-run.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            yield ServerProcess(url, token, instance, process)
+        finally:
+            died = process.poll()
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if died is not None:
+                errors.seek(0)
+                tail = errors.read()[-3000:]
+                print(f"the server process exited early (status {died}):\n{tail}", file=sys.stderr)
 
 
 def machine() -> str:
