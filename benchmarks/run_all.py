@@ -30,14 +30,24 @@ BEGIN, END = "<!-- benchmarks-table:begin -->", "<!-- benchmarks-table:end -->"
 OTHERS = ("server.py", "soak.py", "executor.py")
 
 
-def run(script: str, *args: str) -> Any:
-    """Run ``benchmarks/<script> *args --json FILE``; its output is echoed, its JSON returned."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "figures.json"
-        argv = [sys.executable, str(HERE / script), *args, "--json", str(out)]
-        print(f"\n$ python benchmarks/{script} {' '.join(args)}", flush=True)
-        subprocess.run(argv, check=True, cwd=HERE)
-        return json.loads(out.read_text())
+def run(script: str, *args: str, attempts: int = 2) -> Any:
+    """Run ``benchmarks/<script> *args --json FILE``; its output is echoed, its JSON returned.
+
+    A failed run (its output says why, e.g. a server process that died) is run again, up to
+    ``attempts`` times in all, and said so.
+    """
+    for attempt in range(1, attempts + 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "figures.json"
+            argv = [sys.executable, str(HERE / script), *args, "--json", str(out)]
+            print(f"\n$ python benchmarks/{script} {' '.join(args)}", flush=True)
+            done = subprocess.run(argv, check=False, cwd=HERE)
+            if done.returncode == 0:
+                return json.loads(out.read_text())
+            print(
+                f"run_all: {script} failed (exit {done.returncode}), attempt {attempt}", flush=True
+            )
+    raise RuntimeError(f"{script} {' '.join(args)} failed {attempts} times")
 
 
 def _x(value: float) -> str:
