@@ -181,7 +181,8 @@ def server_process(*args: str, config: dict[str, Any] | None = None) -> Iterator
         argv = [sys.executable, __file__, json.dumps(config)]
     # The server's stderr goes to a file: if it dies mid-run, its last words are printed.
     with tempfile.TemporaryFile(mode="w+") as errors:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)
+        env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # a crash prints every thread's stack
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
         try:
             assert process.stdout is not None
             line = process.stdout.readline()
@@ -202,7 +203,7 @@ def server_process(*args: str, config: dict[str, Any] | None = None) -> Iterator
                 process.wait()
             if died is not None:
                 errors.seek(0)
-                tail = errors.read()[-3000:]
+                tail = errors.read()[-30000:]
                 print(f"the server process exited early (status {died}):\n{tail}", file=sys.stderr)
 
 

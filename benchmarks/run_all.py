@@ -30,7 +30,7 @@ BEGIN, END = "<!-- benchmarks-table:begin -->", "<!-- benchmarks-table:end -->"
 OTHERS = ("server.py", "soak.py", "executor.py")
 
 
-def run(script: str, *args: str, attempts: int = 2) -> Any:
+def run(script: str, *args: str, attempts: int = 3) -> Any:
     """Run ``benchmarks/<script> *args --json FILE``; its output is echoed, its JSON returned.
 
     A failed run (its output says why, e.g. a server process that died) is run again, up to
