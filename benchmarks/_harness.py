@@ -17,13 +17,11 @@ import tempfile
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-import anyio.from_thread
 
 from aioqruntime.server import LocalRuntimeServer, ServerConfig
 
@@ -87,22 +85,6 @@ def official_service(server: LocalRuntimeServer | ServerProcess) -> Iterator[Any
             instance=server.instance,
             url=server.url + "/experimental/api/v1",
         )
-
-
-@contextmanager
-def server_in_background(
-    config: ServerConfig, warm_up: Callable[[LocalRuntimeServer], Awaitable[None]]
-) -> Iterator[LocalRuntimeServer]:
-    """A local server on its own event loop thread (the official client is synchronous).
-
-    ``warm_up`` runs one job first, so that no measured run pays the worker process start-up.
-    """
-    with (
-        anyio.from_thread.start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(LocalRuntimeServer(config=config)) as server,
-    ):
-        portal.call(warm_up, server)
-        yield server
 
 
 @dataclass
