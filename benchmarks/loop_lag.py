@@ -1,21 +1,22 @@
-"""Event-loop lag while sampler results are decoded: off the loop (as the SDK does) vs inline.
+"""Event-loop lag of the SDK while it settles real jobs, and while results are decoded.
+
+No official counterpart: the official client is synchronous and has no event loop to measure.
 
 A ticker task sleeps 1 ms in a loop and records how late it wakes up (oversleep): that is how
-long any other coroutine (an HTTP handler, a watcher tick) would have waited for the loop. It
-runs while 1,000 result documents of 10,000 shots each are decoded:
+long any other coroutine (an HTTP handler, a watcher tick) would have waited for the loop.
 
+* ``sdk`` (the default measurement, ``--sdk-jobs N``, 100 unless 0): N real sampler jobs
+  through ``AsyncRuntimeService`` against a local server in its own process
+  (``aioqruntime serve``), so that only the client shares this loop; the SDK fetches and decodes
+  each result (``ServiceCore.decode_result``: worker threads, ``decode_threads=4``).
 * ``idle``: nothing else running (the floor of this machine).
-* ``off-loop``: ``anyio.to_thread.run_sync(aioqruntime.codec.loads, text, limiter=...)`` for each
-  document with a 4-thread limiter: the SDK's own path (``ServiceCore.decode_result``,
-  ``decode_threads=4``), fed by 4 workers; ``off-burst``: the same with all 1,000 decode tasks
-  started at once.
-* ``inline``: ``aioqruntime.codec.loads(text)`` on the loop, one document per step with a
-  checkpoint in between (what a client that decodes in its response handler does).
-* ``sdk`` (``--sdk-jobs N``, optional): N real jobs through ``AsyncRuntimeService`` against a
-  local server started in a subprocess (``aioqruntime serve``), so that only the client shares
-  this loop; each job's result is fetched and decoded by the SDK.
+* the same decoding without the SDK, on 1,000 result documents of 10,000 shots each
+  (``--docs 0`` skips these): ``off-loop``, ``anyio.to_thread.run_sync(loads, ...)`` with a
+  4-thread limiter fed by 4 workers; ``off-burst``, all decode tasks started at once;
+  ``inline``, ``aioqruntime.codec.loads(text)`` on the loop with a checkpoint in between (what a
+  client that decodes in its response handler does).
 
-    python benchmarks/loop_lag.py [--docs 1000] [--shots 10000] [--bits 32] [--sdk-jobs 0]
+    python benchmarks/loop_lag.py [--sdk-jobs 100] [--docs 1000] [--shots 10000] [--bits 32]
 
 Figures are lag in milliseconds (p50 / p99 / max) and wall time.
 """
@@ -46,6 +47,17 @@ class Lag:
     samples: list[float]
     wall: float
     work: int
+
+    def summary(self) -> dict[str, object]:
+        ms = sorted(s * 1000 for s in self.samples)
+        return {
+            "name": self.name,
+            "p50_ms": round(statistics.median(ms), 2),
+            "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
+            "max_ms": round(ms[-1], 2),
+            "wall_s": round(self.wall, 2),
+            "done": self.work,
+        }
 
     def row(self) -> str:
         ms = sorted(s * 1000 for s in self.samples)
@@ -192,12 +204,7 @@ async def main(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     loads(text)
     print(f"one decode: {(time.perf_counter() - start) * 1e3:.2f} ms")
-    runs = [
-        await measure("idle", lambda: idle(1.0)),
-        await measure("off-loop", off_loop(text, args.docs, burst=False)),
-        await measure("off-burst", off_loop(text, args.docs, burst=True)),
-        await measure("inline", inline(text, args.docs)),
-    ]
+    runs = [await measure("idle", lambda: idle(1.0))]
     if args.sdk_jobs:
         # Imported before the ticker starts: a first import is not the SDK's steady state.
         import aioqruntime.primitives
@@ -205,22 +212,37 @@ async def main(args: argparse.Namespace) -> None:
         import aioqruntime.transport  # noqa: F401
 
         runs.append(await measure("sdk", sdk_jobs(args.sdk_jobs, args.shots)))
+    if args.docs:
+        runs += [
+            await measure("off-loop", off_loop(text, args.docs, burst=False)),
+            await measure("off-burst", off_loop(text, args.docs, burst=True)),
+            await measure("inline", inline(text, args.docs)),
+        ]
     print()
     print(
         f"{'':<10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'ticks':>7} {'wall s':>8} {'done':>6}"
     )
     for run in runs:
         print(run.row())
+    if args.json:
+        import json
+        from pathlib import Path
+
+        text = json.dumps([run.summary() for run in runs], indent=1)
+        await anyio.to_thread.run_sync(Path(args.json).write_text, text)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="event-loop lag while results are decoded")
-    parser.add_argument("--docs", type=int, default=1000, help="result documents (default 1000)")
+    parser.add_argument(
+        "--docs", type=int, default=1000, help="result documents decoded without the SDK (0: none)"
+    )
     parser.add_argument("--shots", type=int, default=10_000, help="shots each (default 10000)")
     parser.add_argument("--bits", type=int, default=32, help="bits per shot (default 32)")
     parser.add_argument(
-        "--sdk-jobs", type=int, default=0, help="also run N jobs through a local server"
+        "--sdk-jobs", type=int, default=100, help="N jobs through a local server (0: none)"
     )
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     return parser.parse_args()
 
 

@@ -2,8 +2,9 @@
 
 Compares aioqruntime (an ``EstimatorEvaluator``: each SPSA iteration's two perturbed points are
 one job, so 50 iterations + the final point = 51 jobs) with the official qiskit-ibm-runtime client
-used as its documentation shows (``EstimatorV2`` in a ``Session``, ``run`` then ``result`` per
-evaluation: 2 jobs per iteration + the final point = 101 jobs). Same SPSA, same seed, same points.
+(``EstimatorV2`` in a ``Session``, ``run`` then ``result``) used two ways: at its best practice,
+both perturbed points broadcast as one ``(2, P)`` parameter array per job (51 jobs, as ours), and
+naively, one job per evaluation (101 jobs). Same SPSA, same seed, same points.
 
 Time scale: the local server's limit is a sliding 60 s window of ``rate_limit_per_minute``
 submissions; this script shortens the window to ``60 / scale`` seconds
@@ -17,30 +18,33 @@ a sliding window refuses at a scaled rate.
 
     python benchmarks/variational.py [--iterations 50] [--scale 30]
 
-Loopback only: the server runs in a background thread; the official client is pointed at it by
-configuration (official-client.md §2), and any non-loopback connection or lookup is refused.
+Loopback only: the server runs in its own process (no client shares its GIL); the official
+client is pointed at it by configuration (official-client.md §2), and any non-loopback
+connection or lookup is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.from_thread
 import numpy as np
-from _harness import official_service, refuse_non_loopback, server_in_background
+from _harness import ServerProcess, official_service, refuse_non_loopback, server_process
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from aioqruntime import AsyncEstimator, AsyncRuntimeService, AsyncSession
-from aioqruntime.server import LocalRuntimeServer, ServerConfig
-from aioqruntime.variational import EstimatorEvaluator, spsa
+from aioqruntime.variational import EstimatorEvaluator, EstimatorPacker, spsa
 
 BACKEND = "ibm_local5"
 QUBITS = 4
@@ -84,21 +88,21 @@ class Run:
     rejected: int  # 429 answers to POST /jobs
 
 
-def count(server: LocalRuntimeServer, since: int) -> tuple[int, int, int]:
+def count(server: ServerProcess, since: int) -> tuple[int, int, int]:
     """Jobs accepted, all requests and 429-rejected submissions since log index ``since``."""
-    records = list(server.request_log)[since:]
-    posts = [r for r in records if r.method == "POST" and r.path.endswith("/jobs")]
+    records = server.requests()[since:]
+    posts = [r for r in records if r["method"] == "POST" and r["path"].endswith("/jobs")]
     return (
-        sum(1 for r in posts if r.status < 300),
+        sum(1 for r in posts if r["status"] < 300),
         len(records),
-        sum(1 for r in posts if r.status == 429),
+        sum(1 for r in posts if r["status"] == 429),
     )
 
 
 # --- ours ---------------------------------------------------------------------------------------
 
 
-async def run_ours(server: LocalRuntimeServer, iterations: int, scale: float) -> Run:
+async def run_ours(server: ServerProcess, iterations: int, scale: float) -> Run:
     async with AsyncRuntimeService(
         token=server.token,
         instance=server.instance,
@@ -111,7 +115,7 @@ async def run_ours(server: LocalRuntimeServer, iterations: int, scale: float) ->
         circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
         observable = hamiltonian().apply_layout(circuit.layout)
         x0 = np.random.default_rng(SEED).uniform(-0.5, 0.5, circuit.num_parameters)
-        since = len(server.request_log)
+        since = len(await anyio.to_thread.run_sync(server.requests))
         started = time.perf_counter()
         async with (
             AsyncSession(backend, max_time="1h") as session,
@@ -126,9 +130,50 @@ async def run_ours(server: LocalRuntimeServer, iterations: int, scale: float) ->
                 ev.evaluate, x0, maxiter=iterations, track=False, seed=SEED, **SPSA_GAINS
             )
         seconds = time.perf_counter() - started
-    jobs, requests, rejected = count(server, since)
+    jobs, requests, rejected = await anyio.to_thread.run_sync(count, server, since)
     assert jobs == ev.statistics().jobs_submitted
     return Run("aioqruntime (coalesced)", result.fun, jobs, seconds, requests, rejected)
+
+
+async def run_ours_packed(
+    server: ServerProcess, iterations: int, scale: float, optimizers: int
+) -> Run:
+    """``optimizers`` concurrent SPSA runs in one session, their evaluators sharing one packer."""
+    async with AsyncRuntimeService(
+        token=server.token, instance=server.instance, url=server.api_url,
+        submissions_per_minute=None,
+    ) as service:  # fmt: skip
+        backend = await service.backend(BACKEND)
+        circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
+        observable = hamiltonian().apply_layout(circuit.layout)
+        since = len(await anyio.to_thread.run_sync(server.requests))
+        finals: list[float] = []
+        started = time.perf_counter()
+        async with (
+            AsyncSession(backend, max_time="1h") as session,
+            EstimatorPacker(
+                PacedEstimator(session, interval=60.0 / scale / PACING), window=0.05
+            ) as packer,
+        ):
+
+            async def optimize(seed: int) -> None:
+                x0 = np.random.default_rng(seed).uniform(-0.5, 0.5, circuit.num_parameters)
+                async with EstimatorEvaluator(
+                    packer, circuit, observable, precision=PRECISION
+                ) as ev:
+                    result = await spsa(
+                        ev.evaluate, x0, maxiter=iterations, track=False, seed=seed, **SPSA_GAINS
+                    )
+                finals.append(result.fun)
+
+            async with anyio.create_task_group() as tg:
+                for seed in range(SEED, SEED + optimizers):
+                    tg.start_soon(optimize, seed)
+        seconds = time.perf_counter() - started
+    jobs, requests, rejected = await anyio.to_thread.run_sync(count, server, since)
+    assert jobs == packer.statistics().jobs_submitted
+    name = f"aioqruntime ({optimizers} optimizers, packed)"
+    return Run(name, min(finals), jobs, seconds, requests, rejected)
 
 
 class PacedEstimator(AsyncEstimator):
@@ -150,40 +195,75 @@ class PacedEstimator(AsyncEstimator):
 # --- the official client -----------------------------------------------------------------------
 
 
-def run_official(server: LocalRuntimeServer, iterations: int, scale: float) -> Run:
+def official_spsa(
+    estimator: Any,
+    submit: Pacer,
+    circuit: QuantumCircuit,
+    observable: SparsePauliOp,
+    *,
+    iterations: int,
+    seed: int,
+    broadcast: bool,
+) -> float:
+    """The same SPSA as aioqruntime.variational.spsa(track=False, resamplings=1)."""
+    x = np.random.default_rng(seed).uniform(-0.5, 0.5, circuit.num_parameters)
+    rng = np.random.default_rng(seed)
+
+    def energy(point: np.ndarray) -> float:
+        job = submit(lambda: estimator.run([(circuit, observable, point)], precision=PRECISION))
+        return float(job.result()[0].data.evs)
+
+    def energies(points: np.ndarray) -> tuple[float, float]:
+        # Best practice: both points broadcast in one pub, one job.
+        job = submit(lambda: estimator.run([(circuit, observable, points)], precision=PRECISION))
+        plus, minus = job.result()[0].data.evs
+        return float(plus), float(minus)
+
+    a, c = SPSA_GAINS["learning_rate"], SPSA_GAINS["perturbation"]
+    stability = 0.1 * iterations
+    for k in range(iterations):
+        gain = a / (k + 1 + stability) ** SPSA_GAINS["alpha"]
+        spread = c / (k + 1) ** SPSA_GAINS["gamma"]
+        delta = rng.choice([-1.0, 1.0], size=(1, x.size))[0]
+        if broadcast:
+            plus, minus = energies(np.stack([x + spread * delta, x - spread * delta]))
+        else:
+            plus, minus = energy(x + spread * delta), energy(x - spread * delta)
+        x = x - gain * (plus - minus) / (2 * spread) * delta
+    return energy(x)
+
+
+def run_official(
+    server: ServerProcess, iterations: int, scale: float, *, broadcast: bool, optimizers: int = 1
+) -> Run:
+    """``optimizers`` > 1: that many SPSA runs (seeds SEED, SEED + 1, ...) from as many threads
+    in one session, sharing one pacer (the official client's way to run them concurrently)."""
     from qiskit_ibm_runtime import EstimatorV2, Session
 
     with official_service(server) as service:
         backend = service.backend(BACKEND)
         circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(ansatz())
         observable = hamiltonian().apply_layout(circuit.layout)
-        x = np.random.default_rng(SEED).uniform(-0.5, 0.5, circuit.num_parameters)
-        rng = np.random.default_rng(SEED)
-        since = len(server.request_log)
+        since = len(server.requests())
         started = time.perf_counter()
         submit = Pacer(interval=60.0 / scale / PACING)
         with Session(backend=backend) as session:
             estimator = EstimatorV2(mode=session)
 
-            def energy(point: np.ndarray) -> float:
-                job = submit(
-                    lambda: estimator.run([(circuit, observable, point)], precision=PRECISION)
-                )
-                return float(job.result()[0].data.evs)
+            def optimize(seed: int) -> float:
+                return official_spsa(
+                    estimator, submit, circuit, observable,
+                    iterations=iterations, seed=seed, broadcast=broadcast,
+                )  # fmt: skip
 
-            # The same SPSA as aioqruntime.variational.spsa(track=False, resamplings=1).
-            a, c = SPSA_GAINS["learning_rate"], SPSA_GAINS["perturbation"]
-            stability = 0.1 * iterations
-            for k in range(iterations):
-                gain = a / (k + 1 + stability) ** SPSA_GAINS["alpha"]
-                spread = c / (k + 1) ** SPSA_GAINS["gamma"]
-                delta = rng.choice([-1.0, 1.0], size=(1, x.size))[0]
-                plus, minus = energy(x + spread * delta), energy(x - spread * delta)
-                x = x - gain * (plus - minus) / (2 * spread) * delta
-            final = energy(x)
+            with ThreadPoolExecutor(max_workers=optimizers) as pool:
+                finals = list(pool.map(optimize, range(SEED, SEED + optimizers)))
         seconds = time.perf_counter() - started
     jobs, requests, rejected = count(server, since)
-    return Run("official (documented, 1 job/eval)", final, jobs, seconds, requests, rejected)
+    name = "official (best practice, broadcast)" if broadcast else "official (1 job per eval)"
+    if optimizers > 1:
+        name = f"official ({optimizers} threads, broadcast)"
+    return Run(name, min(finals), jobs, seconds, requests, rejected)
 
 
 class Pacer:
@@ -196,13 +276,15 @@ class Pacer:
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.last = -float("inf")
+        self.lock = threading.Lock()  # threads share it
 
     def __call__(self, submit: Callable[[], Any]) -> Any:
         from qiskit_ibm_runtime.exceptions import IBMRuntimeError
 
         while True:
-            time.sleep(max(0.0, self.last + self.interval - time.monotonic()))
-            self.last = time.monotonic()
+            with self.lock:
+                time.sleep(max(0.0, self.last + self.interval - time.monotonic()))
+                self.last = time.monotonic()
             try:
                 return submit()
             except IBMRuntimeError as exc:
@@ -213,7 +295,7 @@ class Pacer:
 # --- loopback guard and driver ------------------------------------------------------------------
 
 
-async def warm_up(server: LocalRuntimeServer) -> None:
+async def warm_up(server: ServerProcess) -> None:
     """One job first, so that no measured run pays the worker process start-up."""
     async with AsyncRuntimeService(
         token=server.token, instance=server.instance, url=server.api_url
@@ -244,13 +326,14 @@ def report(runs: list[Run], iterations: int, scale: float) -> None:
             f"{r.name:36} {r.jobs:5d} {r.seconds:8.2f} {r.seconds * scale / 60:10.1f}"
             f" {r.requests:9d} {r.rejected:5d} {r.energy:+8.4f}"
         )
-    ours, official = runs
+    ours, *officials = runs
     print()
-    print(
-        f"official / ours: jobs x{official.jobs / ours.jobs:.2f}, "
-        f"wall time x{official.seconds / ours.seconds:.2f}, "
-        f"requests x{official.requests / ours.requests:.2f}"
-    )
+    for official in officials:
+        print(
+            f"{official.name} / ours: jobs x{official.jobs / ours.jobs:.2f}, "
+            f"wall time x{official.seconds / ours.seconds:.2f}, "
+            f"requests x{official.requests / ours.requests:.2f}"
+        )
     print(
         f"('= real min': wall time x {scale:g} / 60, the minutes the run would take at the real "
         f"rate limit if the rest of the work scaled likewise)"
@@ -261,17 +344,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--scale", type=float, default=30.0)
+    parser.add_argument(
+        "--optimizers",
+        type=int,
+        default=1,
+        help="K > 1: K concurrent SPSA runs (multi-start), ours packed vs K official threads",
+    )
+    parser.add_argument("--json", help="also write the runs to this JSON file")
     args = parser.parse_args()
     refuse_non_loopback()
     # IBM's 5 per minute, with the server's sliding window scaled down by `scale`.
-    config = ServerConfig(rate_limit_per_minute=IBM_PER_MINUTE, rate_limit_window=60.0 / args.scale)
-    with server_in_background(config, warm_up) as server:
+    config = {"rate_limit_per_minute": IBM_PER_MINUTE, "rate_limit_window": 60.0 / args.scale}
+    with server_process(config=config) as server:
+        anyio.run(warm_up, server)
         print(f"server at {server.url}; {args.iterations} iterations, time scale {args.scale:g}x")
-        ours = anyio.run(run_ours, server, args.iterations, args.scale)
-        print(f"  ours: {ours.jobs} jobs, {ours.seconds:.1f} s")
-        official = run_official(server, args.iterations, args.scale)
-        print(f"  official: {official.jobs} jobs, {official.seconds:.1f} s")
-    report([ours, official], args.iterations, args.scale)
+        if args.optimizers > 1:
+            runs = [
+                anyio.run(run_ours_packed, server, args.iterations, args.scale, args.optimizers),
+                run_official(
+                    server, args.iterations, args.scale, broadcast=True,
+                    optimizers=args.optimizers,
+                ),
+            ]  # fmt: skip
+        else:
+            runs = [anyio.run(run_ours, server, args.iterations, args.scale)]
+            for broadcast in (True, False):
+                runs.append(run_official(server, args.iterations, args.scale, broadcast=broadcast))
+        for run in runs:
+            print(f"  {run.name}: {run.jobs} jobs, {run.seconds:.1f} s")
+    report(runs, args.iterations, args.scale)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump([vars(run) for run in runs], out, indent=1)
 
 
 if __name__ == "__main__":  # the local server starts spawn worker processes

@@ -1,8 +1,9 @@
 """``dumps``: Python objects to the Runtime's ``{"__type__", "__value__"}`` JSON.
 
 :class:`WireEncoder` is a :class:`json.JSONEncoder` whose ``default`` tries the same types in the
-same order as the official client's encoder (protocol.md §6.1-6.2), so that, with the standard
-library's default separators, the text is byte-for-byte what the official client writes.
+same order as the official client's encoder (protocol.md §6.1-6.2), with the standard library's
+default separators, so the text is what the official client writes except inside deflated
+payloads: those are deflated at a faster level and inflate to byte-identical QPY/NPY.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ _ENCODER = WireEncoder()
 
 
 def dumps(obj: object) -> str:
-    """Serialize ``obj`` to Runtime JSON text, byte-identical to the official ``RuntimeEncoder``.
+    """Serialize ``obj`` to Runtime JSON text, content-identical to the official ``RuntimeEncoder``.
 
     Raises:
         CodecError: ``obj`` holds something the wire format cannot carry.

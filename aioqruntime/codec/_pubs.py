@@ -58,9 +58,12 @@ def _values_array(
     ``as_array`` would copy it).
     """
     data = values.data
-    if names is not None and len(data) == 1:
+    if len(data) == 1:
         ((key, array),) = data.items()
-        if key == names and array.shape == (*values.shape, len(names)):
+        if names is None and len(key) == circuit.num_parameters:
+            # Not cached (first sighting): the names are still far cheaper than as_array.
+            names = tuple(p.name for p in circuit.parameters)
+        if names is not None and key == names and array.shape == (*values.shape, len(names)):
             out = np.empty(array.shape)
             out[...] = array
             return out

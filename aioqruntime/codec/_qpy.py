@@ -189,7 +189,7 @@ class _Entry:
     def __init__(
         self,
         ref: weakref.ref[QuantumCircuit],
-        fingerprint: tuple[Any, ...],
+        fingerprint: tuple[Any, ...] | None,
         value: str,
         names: tuple[str, ...],
     ) -> None:
@@ -216,13 +216,26 @@ class _QpyCache:
         self.uncacheable = 0
 
     def encode(self, circuit: QuantumCircuit) -> tuple[str, tuple[str, ...] | None]:
-        """The QPY text and, when the fingerprint vouches for them, the parameter names."""
+        """The QPY text and, when the fingerprint vouches for them, the parameter names.
+
+        A circuit seen for the first time is only remembered (no fingerprint): the fingerprint
+        costs most of a QPY dump, and distinct circuits would pay it for nothing. From the
+        second sighting on it is fingerprinted and cached.
+        """
+        key = id(circuit)
+        with self._lock:
+            entry = self._entries.get(key)
+            seen = entry is not None and entry.ref() is circuit
+            if not seen:
+                self.misses += 1
+                self._remember(key, _Entry(weakref.ref(circuit), None, "", ()))
+        if not seen:
+            return _dump_circuit(circuit), None
         fingerprint = circuit_fingerprint(circuit)
         if fingerprint is None:
             with self._lock:
                 self.uncacheable += 1
             return _dump_circuit(circuit), None
-        key = id(circuit)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.ref() is circuit and entry.fingerprint == fingerprint:
@@ -233,11 +246,15 @@ class _QpyCache:
         value = _dump_circuit(circuit)
         names = tuple(p.name for p in circuit.parameters)
         with self._lock:
-            self._entries[key] = _Entry(weakref.ref(circuit), fingerprint, value, names)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            self._remember(key, _Entry(weakref.ref(circuit), fingerprint, value, names))
         return value, names
+
+    def _remember(self, key: int, entry: _Entry) -> None:
+        # Called with the lock held.
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

@@ -10,8 +10,10 @@ early on its own when a job is submitted; this only decides the idle pace:
   ``job_interval`` (job mode, where the official client polls every 0.5 s), growing by ``backoff``
   for each tick on which nothing changed, up to ``session_ceiling`` / ``max_interval``;
 * never faster than the request budget allows: a tick costs ``ceil(pending / page_size)``
-  requests and ticks are spaced so that at most ``max_requests_per_second`` are sent (default 20:
-  one fast-polled job, or the official client's rate for two jobs awaited in a session).
+  requests for the pending list plus one for the newest finished page, and ticks are spaced so
+  that at most ``max_requests_per_second`` are sent, whatever the number of jobs (default 10:
+  a tick every 0.2 s for up to 200 pending jobs, the official client's rate for one job; pass
+  ``PollSchedule(max_requests_per_second=20)`` to halve the resolve delay at twice the rate).
 
 Every delay lies in ``[fast_interval, max(max_interval, budget floor)]``, and it never shrinks
 when the time since the last submission, the number of idle ticks or the number of pending jobs
@@ -40,12 +42,16 @@ class PollSchedule:
     #: How long after a submission polling stays at ``fast_interval``.
     fast_window: float = 2.0
     session_interval: float = 0.1
-    session_ceiling: float = 1.0
+    #: In a session our jobs run next: never slower than this, so a finished job is seen
+    #: within half a second even after a long quiet run.
+    session_ceiling: float = 0.5
     job_interval: float = 0.5
     max_interval: float = 5.0
     backoff: float = 1.5
-    max_requests_per_second: float = 20.0
+    max_requests_per_second: float = 10.0
     page_size: int = MAX_JOBS_PER_LIST_REQUEST
+    #: Pages of the pending list one tick reads at most (the watcher's ``MAX_PENDING_PAGES``).
+    max_pages_per_tick: int = 10
 
     def __post_init__(self) -> None:
         if not 0 < self.fast_interval <= self.session_interval <= self.session_ceiling:
@@ -58,10 +64,16 @@ class PollSchedule:
             raise ValueError("need backoff >= 1, max_requests_per_second > 0, fast_window >= 0")
         if not 1 <= self.page_size <= MAX_JOBS_PER_LIST_REQUEST:
             raise ValueError(f"page_size must be 1..{MAX_JOBS_PER_LIST_REQUEST}")
+        if self.max_pages_per_tick < 1:
+            raise ValueError("max_pages_per_tick must be at least 1")
 
     def requests_per_tick(self, pending: int) -> int:
-        """Bulk list requests needed to refresh ``pending`` jobs (0 when none are pending)."""
-        return math.ceil(max(pending, 0) / self.page_size)
+        """Status requests a tick costs for ``pending`` jobs (0 when none are pending): the
+        pending list, ``ceil(pending / page_size)`` pages but at most ``max_pages_per_tick``
+        (the watcher's cap), and the newest page of finished jobs it reads alongside."""
+        if pending <= 0:
+            return 0
+        return min(math.ceil(pending / self.page_size), self.max_pages_per_tick) + 1
 
     def budget_floor(self, pending: int) -> float:
         """The shortest delay that keeps a tick's requests under ``max_requests_per_second``."""

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import numpy as np
@@ -29,12 +29,12 @@ from numpy.typing import NDArray
 from typing_extensions import Self
 
 from aioqruntime._exceptions import InvalidInputError, QRuntimeError
-from aioqruntime.runtime import AsyncRuntimeJob
 
 __all__ = [
     "CoalescingEvaluator",
     "EvaluatorClosedError",
     "EvaluatorStatistics",
+    "SubmittedJob",
     "check_count",
 ]
 
@@ -45,6 +45,14 @@ Points = NDArray[np.float64]
 
 class EvaluatorClosedError(QRuntimeError):
     """The evaluator is not open (not entered yet, or closed): the evaluation was not done."""
+
+
+class SubmittedJob(Protocol):
+    """What a batch's submission gives: an ``AsyncRuntimeJob``, or a packer's share of one."""
+
+    def job_id(self) -> str: ...
+
+    def __await__(self) -> Generator[Any, None, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ class CoalescingEvaluator(anyio.AsyncContextManagerMixin, Generic[T]):
     # --- what subclasses provide ---------------------------------------------------------------
 
     @abstractmethod
-    async def _submit(self, points: Points) -> AsyncRuntimeJob:
+    async def _submit(self, points: Points) -> SubmittedJob:
         """Submit one job evaluating every row of ``points`` (shape ``(K, P)``)."""
 
     @abstractmethod

@@ -17,8 +17,8 @@ from numpy.typing import NDArray
 
 from aioqruntime._exceptions import InvalidInputError
 from aioqruntime.primitives import AsyncEstimator
-from aioqruntime.runtime import AsyncRuntimeJob
-from aioqruntime.variational._coalescer import CoalescingEvaluator, Points
+from aioqruntime.variational._coalescer import CoalescingEvaluator, Points, SubmittedJob
+from aioqruntime.variational._packer import EstimatorPacker
 
 __all__ = ["EstimatorEvaluator", "Expectation"]
 
@@ -46,9 +46,10 @@ class EstimatorEvaluator(CoalescingEvaluator[Expectation]):
     """Coalesces ``await ev.evaluate(params)`` calls into broadcast estimator jobs.
 
     ``estimator_or_mode`` is an :class:`AsyncEstimator` (its options apply) or a mode for a new one
-    (an ``AsyncSession``, ``AsyncBatch`` or a backend). ``circuit`` is an ISA circuit with P
-    parameters; ``observables`` is one observable (values are floats) or a list of them (values are
-    ``(M,)`` arrays), already laid out for the circuit (``apply_layout``).
+    (an ``AsyncSession``, ``AsyncBatch`` or a backend), or an :class:`EstimatorPacker` several
+    evaluators share: their PUBs then travel together in multi-PUB jobs. ``circuit`` is an ISA
+    circuit with P parameters; ``observables`` is one observable (values are floats) or a list of
+    them (values are ``(M,)`` arrays), already laid out for the circuit (``apply_layout``).
 
     Calls arriving within ``window`` seconds of the oldest waiting one share a job of at most
     ``max_batch`` points; at most ``max_jobs_in_flight`` jobs are submitted and unfinished at once.
@@ -66,11 +67,13 @@ class EstimatorEvaluator(CoalescingEvaluator[Expectation]):
         window: float = DEFAULT_WINDOW,
         max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
     ) -> None:
-        self._estimator = (
-            estimator_or_mode
-            if isinstance(estimator_or_mode, AsyncEstimator)
-            else AsyncEstimator(estimator_or_mode)
-        )
+        self._packer = estimator_or_mode if isinstance(estimator_or_mode, EstimatorPacker) else None
+        if self._packer is not None:
+            self._estimator = self._packer.estimator
+        elif isinstance(estimator_or_mode, AsyncEstimator):
+            self._estimator = estimator_or_mode
+        else:
+            self._estimator = AsyncEstimator(estimator_or_mode)
         self._circuit = circuit
         self._several = isinstance(observables, (list, tuple))
         self._observables: Any = [list(observables)] if self._several else observables
@@ -114,7 +117,10 @@ class EstimatorEvaluator(CoalescingEvaluator[Expectation]):
                 raise InvalidInputError(f"invalid circuit or observables: {exc}") from exc
         return pub
 
-    async def _submit(self, points: Points) -> AsyncRuntimeJob:
+    async def _submit(self, points: Points) -> SubmittedJob:
+        if self._packer is not None:
+            # The precision travels in the PUB: packed PUBs of other evaluators keep theirs.
+            return self._packer.submit((*self._pub(points), self._precision))
         return await self._estimator.run([self._pub(points)], precision=self._precision)
 
     def _split(self, result: Any, count: int) -> Sequence[Expectation]:

@@ -15,9 +15,14 @@ idle = st.integers(0, 10**6)
 
 
 def test_paces() -> None:
-    assert SCHEDULE.next_delay(since_submission=0.0, pending=1, session_active=False) == 0.05
-    assert SCHEDULE.next_delay(since_submission=None, pending=1, session_active=True) == 0.1
+    # One pending job costs 2 requests a tick (pending list + newest finished page): at the
+    # default 10 requests/s, ticks are at least 0.2 s apart.
+    assert SCHEDULE.next_delay(since_submission=0.0, pending=1, session_active=False) == 0.2
+    assert SCHEDULE.next_delay(since_submission=None, pending=1, session_active=True) == 0.2
     assert SCHEDULE.next_delay(since_submission=None, pending=1, session_active=False) == 0.5
+    fast = PollSchedule(max_requests_per_second=40)
+    assert fast.next_delay(since_submission=0.0, pending=1, session_active=False) == 0.05
+    assert fast.next_delay(since_submission=None, pending=1, session_active=True) == 0.1
     slow = SCHEDULE.next_delay(
         since_submission=None, pending=1, session_active=False, idle_ticks=99
     )
@@ -30,9 +35,13 @@ def test_paces() -> None:
 
 
 def test_request_budget() -> None:
-    assert [SCHEDULE.requests_per_tick(n) for n in (0, 1, 200, 201, 1000)] == [0, 1, 1, 2, 5]
-    # 5000 pending jobs = 25 requests per tick; at 20 requests/s a tick needs 1.25 s.
-    assert SCHEDULE.next_delay(since_submission=0.0, pending=5000, session_active=True) == 1.25
+    assert [SCHEDULE.requests_per_tick(n) for n in (0, 1, 200, 201, 1000)] == [0, 2, 2, 3, 6]
+    # 5000 pending jobs: the watcher reads at most 10 pending pages + 1 finished page per tick;
+    # at 10 requests/s ticks are 1.1 s apart.
+    assert SCHEDULE.requests_per_tick(5000) == 11
+    assert SCHEDULE.next_delay(
+        since_submission=0.0, pending=5000, session_active=True
+    ) == pytest.approx(1.1)
 
 
 @given(since, pending, st.booleans(), idle)
@@ -91,6 +100,7 @@ def test_monotone_in_pending(
         {"backoff": 0.5},
         {"max_requests_per_second": 0},
         {"page_size": 201},
+        {"max_pages_per_tick": 0},
     ],
 )
 def test_validation(kwargs: dict[str, float]) -> None:
