@@ -99,7 +99,9 @@ class LocalRuntimeServer:
     ) -> None:
         self.host = host
         self._requested_port = port
-        self.token = token or secrets.token_urlsafe(24)
+        # Hex: an API key the user pastes after --token must never start with '-' (argparse would
+        # take it for an option), as url-safe base64 does one time in 64.
+        self.token = token or secrets.token_hex(24)
         self.config = config or ServerConfig()
         self.instance = instance
         self._db_path = Path(db_path) if db_path is not None else None

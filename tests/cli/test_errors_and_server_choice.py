@@ -125,3 +125,12 @@ async def test_a_saved_account_is_used(capsys: pytest.CaptureFixture[str]) -> No
             )
             code, out, err = await run_cli(capsys, "jobs")
             assert (code, out) == (0, "no jobs\n"), err
+
+
+def test_a_generated_api_key_is_always_a_valid_option_value() -> None:
+    # url-safe base64 keys began with '-' one time in 64, and '--token -x...' is a usage error.
+    from aioqruntime.server import LocalRuntimeServer
+
+    for _ in range(500):
+        token = LocalRuntimeServer().token
+        assert token[0].isalnum() and token.isalnum(), token
