@@ -206,6 +206,11 @@ def _counts_ok(result: Any, executor: bool) -> bool:
     return total >= SHOTS if executor else total == SHOTS
 
 
+def _failed(name: str, exc: BaseException) -> str:
+    """The outcome of a job that failed otherwise than by cancellation, with what was raised."""
+    return f"{name} failed: {type(exc).__name__}: {str(exc)[:120]}"
+
+
 def official_rounds(
     url: str,
     token: str,
@@ -266,7 +271,7 @@ def _official_job(sampler: Any, session: Any, isa: Any, ledger: Ledger, cancel: 
         result = job.result(timeout=300)
     except Exception as exc:
         cancelled = "cancel" in str(exc).lower()
-        ledger.count(f"{name} cancelled" if cancelled else f"{name} failed")
+        ledger.count(f"{name} cancelled" if cancelled else _failed(name, exc))
         return
     ok = _counts_ok(result, executor)
     ledger.count(f"{name} completed" if ok else f"{name} wrong result")
@@ -314,7 +319,7 @@ async def _our_jobs(
                 result = await job
         except JobError as exc:
             cancelled = "cancel" in type(exc).__name__.lower()
-            ledger.count(f"{name} cancelled" if cancelled else f"{name} failed")
+            ledger.count(f"{name} cancelled" if cancelled else _failed(name, exc))
             continue
         ok = _counts_ok(result, executor)
         ledger.count(f"{name} completed" if ok else f"{name} wrong result")
