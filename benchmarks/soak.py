@@ -12,6 +12,12 @@ counts the answers. Through the proxy, concurrently until the duration is over:
 * this SDK: rounds of Bell jobs in an ``AsyncSession`` closed normally, or cancelled, or in job
   mode.
 
+Every ``--executor-every``-th job of both clients (default every second one) is a twirled Bell
+pub through the client-side executor sampler (``executor_sampler.Sampler`` /
+``executor_sampler.AsyncSampler``, gate and measurement twirling): an ``executor`` program whose
+validation on the server reads IBM's wire model, its QPY blob and a samplex (the load under which
+the server once died with SIGSEGV in qiskit's ``_accelerate``).
+
 Then every job any client was given an id for is awaited on the server directly (bounded). The
 report: server alive (and any fatal error it printed), requests served, 5xx answers, jobs
 submitted / completed / cancelled / failed, and jobs lost (given an id, never final, or gone).
@@ -50,13 +56,17 @@ from aiohttp import web
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2, Session
+from qiskit_ibm_runtime.executor_sampler import Sampler as OfficialExecutorSampler
 
 from aioqruntime import AsyncRuntimeService, AsyncSampler, AsyncSession, JobError
+from aioqruntime.executor_sampler import AsyncSampler as AsyncExecutorSampler
 
 BACKEND = "ibm_local5"
 SHOTS = 100
 FINAL = {"completed", "cancelled", "failed", "cancelled - ran too long", "done", "error"}
 _HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+#: The executor-sampler jobs' options: twirled, so each job carries a samplex to the server.
+TWIRLED: dict[str, Any] = {"twirling": {"enable_gates": True, "enable_measure": True}}
 
 
 @dataclass
@@ -183,8 +193,32 @@ def bell() -> QuantumCircuit:
     return circuit
 
 
+def _is_executor(index: int, every: int) -> bool:
+    return every > 0 and index % every == every - 1
+
+
+def _counts_ok(result: Any, executor: bool) -> bool:
+    counts = result[0].data.meas.get_counts()
+    if not set(counts) <= {"00", "11"}:
+        return False
+    # Twirling may round the shots up to whole randomizations; V2 samplers run exactly SHOTS.
+    total = sum(counts.values())
+    return total >= SHOTS if executor else total == SHOTS
+
+
+def _failed(name: str, exc: BaseException) -> str:
+    """The outcome of a job that failed otherwise than by cancellation, with what was raised."""
+    return f"{name} failed: {type(exc).__name__}: {str(exc)[:120]}"
+
+
 def official_rounds(
-    url: str, token: str, instance: str, deadline: float, threads: int, ledger: Ledger
+    url: str,
+    token: str,
+    instance: str,
+    deadline: float,
+    threads: int,
+    ledger: Ledger,
+    executor_every: int,
 ) -> None:
     with official_environment(SimpleNamespace(url=url)):  # type: ignore[arg-type]
         service = QiskitRuntimeService(
@@ -202,13 +236,18 @@ def official_rounds(
                 # Every third round, one thread cancels the session while the others submit.
                 canceller = threads // 2 if round_number % 3 == 0 else -1
                 sampler = SamplerV2(mode=session)
+                executor = OfficialExecutorSampler(mode=session, options=TWIRLED)
                 count = threads * 2
                 with ThreadPoolExecutor(max_workers=threads) as pool:
                     cancels = [i == canceller for i in range(count)]
+                    samplers = [
+                        executor if _is_executor(i, executor_every) else sampler
+                        for i in range(count)
+                    ]
                     list(
                         pool.map(
                             _official_job,
-                            [sampler] * count,
+                            samplers,
                             [session] * count,
                             [isa] * count,
                             [ledger] * count,
@@ -218,10 +257,12 @@ def official_rounds(
 
 
 def _official_job(sampler: Any, session: Any, isa: Any, ledger: Ledger, cancel: bool) -> None:
+    executor = isinstance(sampler, OfficialExecutorSampler)
+    name = "official executor" if executor else "official"
     try:
         job = sampler.run([isa], shots=SHOTS)
     except Exception:
-        ledger.count("official refused")  # e.g. into a cancelled session
+        ledger.count(f"{name} refused")  # e.g. into a cancelled session
         return
     ledger.submitted(job.job_id())
     if cancel:
@@ -230,13 +271,15 @@ def _official_job(sampler: Any, session: Any, isa: Any, ledger: Ledger, cancel: 
         result = job.result(timeout=300)
     except Exception as exc:
         cancelled = "cancel" in str(exc).lower()
-        ledger.count("official cancelled" if cancelled else "official failed")
+        ledger.count(f"{name} cancelled" if cancelled else _failed(name, exc))
         return
-    ok = sum(result[0].data.meas.get_counts().values()) == SHOTS
-    ledger.count("official completed" if ok else "official wrong result")
+    ok = _counts_ok(result, executor)
+    ledger.count(f"{name} completed" if ok else f"{name} wrong result")
 
 
-async def our_rounds(url: str, token: str, instance: str, deadline: float, ledger: Ledger) -> None:
+async def our_rounds(
+    url: str, token: str, instance: str, deadline: float, ledger: Ledger, executor_every: int
+) -> None:
     async with AsyncRuntimeService(
         token=token, instance=instance, url=url, submissions_per_minute=None
     ) as service:
@@ -247,33 +290,39 @@ async def our_rounds(url: str, token: str, instance: str, deadline: float, ledge
             round_number += 1
             kind = ("close", "cancel", "job mode")[round_number % 3]
             if kind == "job mode":
-                await _our_jobs(AsyncSampler(mode=backend), isa, 8, ledger, cancel=None)
+                samplers = _our_samplers(backend, 8, executor_every)
+                await _our_jobs(samplers, isa, ledger, cancel=None)
                 continue
             async with AsyncSession(backend=backend, max_time="10m") as session:
-                sampler = AsyncSampler(mode=session)
-                await _our_jobs(
-                    sampler, isa, 16, ledger, cancel=session if kind == "cancel" else None
-                )
+                samplers = _our_samplers(session, 16, executor_every)
+                await _our_jobs(samplers, isa, ledger, cancel=session if kind == "cancel" else None)
+
+
+def _our_samplers(mode: Any, count: int, executor_every: int) -> list[Any]:
+    sampler, executor = AsyncSampler(mode=mode), AsyncExecutorSampler(mode, options=TWIRLED)
+    return [executor if _is_executor(i, executor_every) else sampler for i in range(count)]
 
 
 async def _our_jobs(
-    sampler: AsyncSampler, isa: Any, count: int, ledger: Ledger, *, cancel: AsyncSession | None
+    samplers: list[Any], isa: Any, ledger: Ledger, *, cancel: AsyncSession | None
 ) -> None:
-    jobs = await asyncio.gather(*(sampler.run([isa], shots=SHOTS) for _ in range(count)))
+    jobs = await asyncio.gather(*(sampler.run([isa], shots=SHOTS) for sampler in samplers))
     for job in jobs:
         ledger.submitted(job.job_id())
     if cancel is not None:
         await cancel.cancel()
-    for job in jobs:
+    for sampler, job in zip(samplers, jobs, strict=True):
+        executor = isinstance(sampler, AsyncExecutorSampler)
+        name = "ours executor" if executor else "ours"
         try:
             with anyio.fail_after(300):
                 result = await job
         except JobError as exc:
             cancelled = "cancel" in type(exc).__name__.lower()
-            ledger.count("ours cancelled" if cancelled else "ours failed")
+            ledger.count(f"{name} cancelled" if cancelled else _failed(name, exc))
             continue
-        ok = sum(result[0].data.meas.get_counts().values()) == SHOTS
-        ledger.count("ours completed" if ok else "ours wrong result")
+        ok = _counts_ok(result, executor)
+        ledger.count(f"{name} completed" if ok else f"{name} wrong result")
 
 
 # --- the audit ----------------------------------------------------------------------------------
@@ -312,11 +361,18 @@ async def soak(args: argparse.Namespace, server_url: str, token: str) -> dict[st
 
     async def official() -> None:
         await anyio.to_thread.run_sync(
-            official_rounds, proxy.url, token, instance, deadline, args.threads, ledger
+            official_rounds,
+            proxy.url,
+            token,
+            instance,
+            deadline,
+            args.threads,
+            ledger,
+            args.executor_every,
         )
 
     async def ours() -> None:
-        await our_rounds(proxy.url, token, instance, deadline, ledger)
+        await our_rounds(proxy.url, token, instance, deadline, ledger, args.executor_every)
 
     async def recorded(name: str, client: Any) -> None:
         # A client that gives up (the server died, say) is reported, not raised: the audit runs.
@@ -351,6 +407,12 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="proxy seconds per request")
     parser.add_argument("--lanes", type=int, default=4)
     parser.add_argument("--execution-delay", type=float, default=0.2)
+    parser.add_argument(
+        "--executor-every",
+        type=int,
+        default=2,
+        help="every N-th job is a twirled executor-sampler job (0: none)",
+    )
     parser.add_argument("--audit-bound", type=float, default=120.0, help="seconds per job audit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()

@@ -196,7 +196,12 @@ def _decode_samplex_item(index: int, circuit: Any, model: Any, where: str) -> Pr
     from ibm_quantum_schemas.common import CompressedTensorModel, PauliLindbladMapModel
 
     try:
-        samplex = model.samplex.to_samplex()
+        # Under the QPY lock: samplomatic reads each samplex's parameter-expression table with
+        # ``qiskit.qpy.load`` (QPY 15, so Qiskit's Rust reader: ``qpy/interface.py`` line 366, the
+        # frame of the SIGSEGV in issue 9), and validation parses samplexes in two threads while
+        # another may be in QPY. Before this, executor jobs were the one QPY read left unlocked.
+        with QPY_LOCK:
+            samplex = model.samplex.to_samplex()
         samplex.finalize()
     except Exception as exc:  # samplomatic raises its own tree and plain errors alike
         raise ProgramError(f"{where}.samplex: cannot be loaded: {exc}") from exc

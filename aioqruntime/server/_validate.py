@@ -85,21 +85,7 @@ def validate_params(
                 f"{backend!r} has {n_qubits}"
             )
         _check_isa(index, circuit, target, backend)
-        if plan is None:
-            if pub.shots is not None and pub.shots <= 0:
-                raise JobValidationError(f"params.pubs[{index}]: shots must be positive")
-            shots = sampler_pub_shots(pub.shots, options)[0]
-            if shots <= 0:
-                raise JobValidationError(f"params.pubs[{index}]: shots must be positive")
-            if isinstance(max_shots, int) and shots > max_shots:
-                raise JobValidationError(
-                    f"params.pubs[{index}]: {shots} shots exceed the backend maximum {max_shots}"
-                )
-        else:
-            precision = pub.precision if pub.precision is not None else plan.default_precision
-            if not math.isfinite(precision) or precision <= 0:
-                raise JobValidationError(f"params.pubs[{index}]: precision must be positive")
-            shots = plan.pub_shots(pub.precision)[0]
+        shots = _pub_shots(index, pub, plan, options, max_shots)
         executions += shots * max(1, int(pub.size))
     if max_executions is not None and executions > max_executions:
         raise JobValidationError(
@@ -107,6 +93,28 @@ def validate_params(
             f"broadcasting), more than the limit of {max_executions}"
         )
     return executions
+
+
+def _pub_shots(
+    index: int, pub: Any, plan: EstimatorPlan | None, options: Mapping[str, Any], max_shots: Any
+) -> int:
+    """The shots pub ``index`` runs: a sampler's (within the backend's maximum) or an estimator's
+    from its precision (``plan``)."""
+    if plan is not None:
+        precision = pub.precision if pub.precision is not None else plan.default_precision
+        if not math.isfinite(precision) or precision <= 0:
+            raise JobValidationError(f"params.pubs[{index}]: precision must be positive")
+        return plan.pub_shots(pub.precision)[0]
+    if pub.shots is not None and pub.shots <= 0:
+        raise JobValidationError(f"params.pubs[{index}]: shots must be positive")
+    shots = sampler_pub_shots(pub.shots, options)[0]
+    if shots <= 0:
+        raise JobValidationError(f"params.pubs[{index}]: shots must be positive")
+    if isinstance(max_shots, int) and shots > max_shots:
+        raise JobValidationError(
+            f"params.pubs[{index}]: {shots} shots exceed the backend maximum {max_shots}"
+        )
+    return shots
 
 
 def _check_options(program_id: str, options: Mapping[str, Any], params: Mapping[str, Any]) -> None:

@@ -1,5 +1,7 @@
 """The short soak: benchmarks/soak.py for about 25 s (both clients, 32 official threads, sessions
-closed and cancelled, a latency proxy, the server in its own process under faulthandler)."""
+closed and cancelled, a latency proxy, the server in its own process under faulthandler; every
+second job a twirled executor-sampler job, whose samplex the server parses in its validation
+threads)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def test_short_soak_server_survives_and_loses_nothing() -> None:
     assert not [k for k in outcomes if "client stopped" in k or "wrong result" in k], outcomes
     assert outcomes.get("official completed", 0) > 0, outcomes
     assert outcomes.get("ours completed", 0) > 0, outcomes
+    assert outcomes.get("official executor completed", 0) > 0, outcomes
+    assert outcomes.get("ours executor completed", 0) > 0, outcomes
     # Every job a client was given an id for is final on the server, and all were counted.
     assert sum(report["final_states"].values()) == report["jobs_submitted"] > 0, report
     assert done.returncode == 0, done.stderr[-3000:]
