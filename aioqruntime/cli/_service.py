@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from aioqruntime.cli._output import echo
 from aioqruntime.cli._status import (
+    EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_STATUS_HELP,
     EXIT_USAGE,
     CliError,
     describe_error,
+    single_leaf,
 )
 
 if TYPE_CHECKING:
@@ -129,11 +131,22 @@ def run_service_command(args: argparse.Namespace) -> int:
         echo(f"aioqruntime {args.command}: {exc.message}", sys.stderr)
         return exc.exit_code
     except Exception as exc:
+        if isinstance(single_leaf(exc), BrokenPipeError):
+            return _stdout_reader_gone()
         message, code = describe_error(exc, args=args)
         echo(f"aioqruntime {args.command}: {message}", sys.stderr)
         logger.debug("%s failed", args.command, exc_info=True)
         return code
     return result
+
+
+def _stdout_reader_gone() -> int:
+    # `aioqruntime jobs | head`: the reader has what it wanted. No message; stdout is pointed at
+    # devnull so that the interpreter's final flush does not fail again (Python's advice).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_ERROR
 
 
 def _configure_logging(verbosity: int) -> None:
