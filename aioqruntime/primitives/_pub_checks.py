@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -26,7 +27,15 @@ __all__ = [
 
 
 def check_classical_registers(index: int, circuit: Any) -> None:
-    """Every classical register has bits and a name a result field can take."""
+    """Every classical register has bits and a name a result field can take; none at all is
+    only warned about, with the official client's words (the job runs, its result is empty)."""
+    if not circuit.cregs:
+        warnings.warn(
+            f"The {index}-th circuit has no output classical registers so the result will be "
+            "empty. Did you mean to add measurement instructions?",
+            UserWarning,
+            stacklevel=2,
+        )
     for register in circuit.cregs:
         if register.size == 0:
             raise InvalidInputError(

@@ -1,0 +1,29 @@
+"""What a newcomer from IBM's documentation ran into, kept fixed: each test is the ported call
+that went wrong, against the embedded local server (``AsyncRuntimeService()``, no account)."""
+
+from __future__ import annotations
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
+
+from aioqruntime import AsyncRuntimeService as QiskitRuntimeService
+from aioqruntime import AsyncSampler as Sampler
+
+
+async def test_sampler_circuit_without_classical_registers_warns_as_the_official() -> None:
+    # docs/guides/get-started-with-sampler, with the measure_all() forgotten: the official
+    # SamplerV2.run() warns (UserWarning) that the result will be empty, and still submits.
+    async with QiskitRuntimeService() as service:
+        backend = await service.least_busy(operational=True, simulator=False)
+        circuit = QuantumCircuit(2)
+        circuit.h(0)
+        circuit.cx(0, 1)
+        isa_circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(
+            circuit
+        )
+        with pytest.warns(UserWarning, match="0-th circuit has no output classical registers"):
+            job = await Sampler(mode=backend).run([isa_circuit])
+        result = await job.result()
+        # checks
+        assert list(result[0].data) == []
