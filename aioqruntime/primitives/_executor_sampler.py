@@ -126,6 +126,12 @@ def prepare_sampler_program(
         raise InvalidInputError(f"{total} shots exceed the maximum of {backend.name} ({limit})")
     for index, pub in enumerate(coerced):
         check_pub_circuit(index, pub.circuit, backend)
+        if not pub.circuit.cregs:
+            # Its job would run and give an item without data, which no decoder can read.
+            raise InvalidInputError(
+                f"pub {index}: the circuit has no classical registers, so there is nothing to "
+                "sample: add measurements (e.g. circuit.measure_all()) before transpiling"
+            )
     twirled = bool(twirling.enable_gates or twirling.enable_measure)
     if twirled:
         randomizations, program_shots = twirling_shots(

@@ -9,6 +9,8 @@ from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 
 from aioqruntime import AsyncRuntimeService as QiskitRuntimeService
 from aioqruntime import AsyncSampler as Sampler
+from aioqruntime import InvalidInputError
+from aioqruntime.executor_sampler import AsyncSampler as ExecutorSampler
 
 
 async def test_sampler_circuit_without_classical_registers_warns_as_the_official() -> None:
@@ -27,3 +29,22 @@ async def test_sampler_circuit_without_classical_registers_warns_as_the_official
         result = await job.result()
         # checks
         assert list(result[0].data) == []
+
+
+async def test_executor_sampler_circuit_without_classical_registers_is_refused_before_sending() -> (
+    None
+):
+    # The same forgotten measure_all() with the executor-based Sampler: its job would run and
+    # its result could not be decoded (an item without data; the official decoder fails too).
+    async with QiskitRuntimeService() as service:
+        backend = await service.least_busy(operational=True, simulator=False)
+        circuit = QuantumCircuit(2)
+        circuit.h(0)
+        isa_circuit = generate_preset_pass_manager(backend=backend, optimization_level=1).run(
+            circuit
+        )
+        before = len(await service.jobs(limit=None))
+        with pytest.raises(InvalidInputError, match="pub 0: the circuit has no classical"):
+            await ExecutorSampler(mode=backend).run([isa_circuit])
+        # checks
+        assert len(await service.jobs(limit=None)) == before
