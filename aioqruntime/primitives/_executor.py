@@ -36,6 +36,7 @@ from aioqruntime._exceptions import CodecError, InvalidInputError
 from aioqruntime.codec import QPY_LOCK
 from aioqruntime.primitives._executor_options import ExecutorOptions, build_options
 from aioqruntime.primitives._isa import check_isa
+from aioqruntime.primitives._pub_checks import bad_mode_error
 from aioqruntime.runtime import AsyncBatch, AsyncRuntimeJob, AsyncSession, ServiceBackend
 from aioqruntime.runtime._context import current_mode
 from aioqruntime.runtime._options import RuntimeOptions
@@ -356,10 +357,7 @@ def resolve_mode(mode: object) -> Mode:
                 "'async with AsyncSession(...)'"
             )
     if not isinstance(mode, (AsyncSession, ServiceBackend)):
-        raise InvalidInputError(
-            "mode must be an AsyncSession, an AsyncBatch or a backend from service.backend(), "
-            f"got {type(mode).__name__}"
-        )
+        raise bad_mode_error(mode)
     return mode
 
 

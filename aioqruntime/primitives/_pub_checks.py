@@ -10,6 +10,7 @@ an empty observables array, dynamical decoupling with a dynamic circuit), and, o
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import math
 import warnings
@@ -19,11 +20,25 @@ from typing import Any, Final
 from aioqruntime._exceptions import InvalidInputError
 
 __all__ = [
+    "bad_mode_error",
     "check_classical_registers",
     "check_dd_with_dynamic",
     "check_observables",
     "check_rzz_angles",
 ]
+
+
+def bad_mode_error(mode: object) -> InvalidInputError:
+    """The error for a ``mode=`` that is no session, batch or backend; a coroutine is almost
+    always ``service.backend(...)`` ported without its ``await``, so that is said."""
+    if inspect.isawaitable(mode):
+        got = f"a coroutine: forgot an 'await'? (mode=await service.backend(...)); got {mode!r}"
+    else:
+        got = type(mode).__name__
+    return InvalidInputError(
+        "mode must be an AsyncSession, an AsyncBatch or a backend from service.backend(), "
+        f"got {got}"
+    )
 
 
 def check_classical_registers(index: int, circuit: Any) -> None:

@@ -48,3 +48,16 @@ async def test_executor_sampler_circuit_without_classical_registers_is_refused_b
             await ExecutorSampler(mode=backend).run([isa_circuit])
         # checks
         assert len(await service.jobs(limit=None)) == before
+
+
+async def test_a_backend_not_awaited_as_the_mode_says_to_await_it() -> None:
+    # Porting ``backend = service.backend(name)`` and forgetting the ``await``: the primitive
+    # gets a coroutine; the error says which ``await`` is missing.
+    async with QiskitRuntimeService() as service:
+        backend = service.backend("ibm_local5")
+        try:
+            for primitive in (Sampler, ExecutorSampler):
+                with pytest.raises(InvalidInputError, match=r"got a coroutine: forgot an 'await'"):
+                    primitive(mode=backend)
+        finally:
+            backend.close()  # type: ignore[attr-defined]
