@@ -367,6 +367,29 @@ def refuse_dry_run(dry_run: object) -> None:
         raise InvalidInputError("dry_run=True is not supported by aioqruntime (run the job)")
 
 
+class ModeMembers:
+    """``mode`` and ``backend()`` of the executor-based primitives, as the official ones."""
+
+    _mode: Mode
+
+    @property
+    def mode(self) -> AsyncSession | None:
+        """The session or batch the jobs run in; ``None`` in job mode (as the official)."""
+        return self._mode if isinstance(self._mode, AsyncSession) else None
+
+    def backend(self) -> ServiceBackend:
+        """The backend the jobs run on (no I/O)."""
+        if not isinstance(self._mode, AsyncSession):
+            return self._mode
+        known = self._mode._backend  # the session's backend object, once given or fetched
+        if known is None:
+            raise InvalidInputError(
+                f"the backend of this {type(self._mode).__name__} is not fetched yet: "
+                "enter the session (async with) or await session.target_backend() first"
+            )
+        return known
+
+
 async def mode_backend(mode: Mode) -> ServiceBackend:
     if isinstance(mode, AsyncSession):
         return await mode.target_backend()
@@ -402,7 +425,7 @@ async def submit_program(
     )
 
 
-class AsyncExecutor:
+class AsyncExecutor(ModeMembers):
     """Runs ``QuantumProgram``\\ s: ``job = await executor.run(program)``, ``await job``.
 
     ``mode``: a backend (job mode), an :class:`AsyncSession` or :class:`AsyncBatch`, or ``None``
@@ -416,10 +439,6 @@ class AsyncExecutor:
     ) -> None:
         self._mode = resolve_mode(mode)
         self.options: ExecutorOptions = build_options(ExecutorOptions, options)
-
-    @property
-    def mode(self) -> Mode:
-        return self._mode
 
     async def run(self, program: QuantumProgram, *, dry_run: bool = False) -> AsyncRuntimeJob:
         """Submit ``program`` as one ``executor`` job and return it at once."""

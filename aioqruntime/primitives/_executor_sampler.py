@@ -23,6 +23,7 @@ import numpy as np
 from aioqruntime._exceptions import CodecError, InvalidInputError
 from aioqruntime.primitives._executor import (
     Mode,
+    ModeMembers,
     QuantumProgram,
     QuantumProgramItemResult,
     QuantumProgramResult,
@@ -325,7 +326,7 @@ def _decode_sampler_result(text: str) -> Any:
     return sampler_postprocess(decode_program_result(text))
 
 
-class AsyncExecutorSampler:
+class AsyncExecutorSampler(ModeMembers):
     """Sampler on the ``executor`` program, as the official client-side ``Sampler``.
 
     ``mode``: a backend, an :class:`AsyncSession`/:class:`AsyncBatch`, or ``None`` inside
@@ -340,10 +341,6 @@ class AsyncExecutorSampler:
     ) -> None:
         self._mode = resolve_mode(mode)
         self.options: ExecutorSamplerOptions = build_options(ExecutorSamplerOptions, options)
-
-    @property
-    def mode(self) -> Mode:
-        return self._mode
 
     async def run(
         self, pubs: Iterable[Any], *, shots: int | None = None, dry_run: bool = False

@@ -7,9 +7,12 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 
+from aioqruntime import AsyncBatch as Batch
+from aioqruntime import AsyncExecutor as Executor
 from aioqruntime import AsyncRuntimeService as QiskitRuntimeService
 from aioqruntime import AsyncSampler as Sampler
 from aioqruntime import InvalidInputError
+from aioqruntime.executor_estimator import AsyncEstimator as ExecutorEstimator
 from aioqruntime.executor_sampler import AsyncSampler as ExecutorSampler
 
 
@@ -61,3 +64,20 @@ async def test_a_backend_not_awaited_as_the_mode_says_to_await_it() -> None:
                     primitive(mode=backend)
         finally:
             backend.close()  # type: ignore[attr-defined]
+
+
+async def test_executor_primitives_mode_and_backend_as_the_official() -> None:
+    # docs/api/qiskit-ibm-runtime/executor-sampler-sampler (and the estimator's, the executor's):
+    # ``sampler.backend()`` is the backend, ``sampler.mode`` the session or batch, ``None`` in
+    # job mode.
+    async with QiskitRuntimeService() as service:
+        backend = await service.least_busy(operational=True, simulator=False)
+        for primitive in (ExecutorSampler, ExecutorEstimator, Executor):
+            in_job_mode = primitive(mode=backend)
+            assert in_job_mode.mode is None
+            assert in_job_mode.backend() is backend
+        async with Batch(backend=backend) as batch:
+            for primitive in (ExecutorSampler, ExecutorEstimator, Executor):
+                in_batch = primitive(mode=batch)
+                assert in_batch.mode is batch
+                assert in_batch.backend() is backend
