@@ -377,6 +377,11 @@ class AsyncExecutorEstimator(ModeMembers):
         self._mode = resolve_mode(mode)
         self.options: ExecutorEstimatorOptions = build_options(ExecutorEstimatorOptions, options)
 
+    def finalize_options(self) -> ExecutorEstimatorOptions:
+        """The options a ``run()`` uses: a copy, with what ``resilience_level`` implies (and
+        the ``None`` twirling fields) resolved."""
+        return finalize_estimator_options(copy.deepcopy(self.options))
+
     def find_unique_layers(self, pubs: Iterable[Any], types: str = "gates") -> list[Any]:
         """The distinct boxed layers of ``pubs`` as these options box them (``"gates"`` or
         ``"all"``): the layers a ``resilience.layer_noise_model`` gives noise maps for.

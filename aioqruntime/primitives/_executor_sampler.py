@@ -342,6 +342,11 @@ class AsyncExecutorSampler(ModeMembers):
         self._mode = resolve_mode(mode)
         self.options: ExecutorSamplerOptions = build_options(ExecutorSamplerOptions, options)
 
+    def finalize_options(self) -> ExecutorSamplerOptions:
+        """The options a ``run()`` uses: a copy, with the ``None`` twirling fields resolved."""
+        options = build_options(ExecutorSamplerOptions, self.options)
+        return dataclasses.replace(options, twirling=finalize_twirling(options.twirling))
+
     async def run(
         self, pubs: Iterable[Any], *, shots: int | None = None, dry_run: bool = False
     ) -> AsyncRuntimeJob:

@@ -81,3 +81,21 @@ async def test_executor_primitives_mode_and_backend_as_the_official() -> None:
                 in_batch = primitive(mode=batch)
                 assert in_batch.mode is batch
                 assert in_batch.backend() is backend
+
+
+async def test_executor_primitives_finalize_options_as_the_official() -> None:
+    # ``finalize_options()``: the options a run() would use, the "None" twirling fields resolved
+    # (values checked against the official client's); the primitive's own options unchanged.
+    async with QiskitRuntimeService() as service:
+        backend = await service.least_busy(operational=True, simulator=False)
+        sampler = ExecutorSampler(mode=backend)
+        final = sampler.finalize_options()
+        assert (final.twirling.enable_gates, final.twirling.enable_measure) == (False, False)
+        assert sampler.options.twirling.enable_gates is None
+        estimator = ExecutorEstimator(mode=backend)
+        final_estimator = estimator.finalize_options()
+        twirling = final_estimator.twirling
+        assert (twirling.enable_gates, twirling.enable_measure) == (False, True)
+        resilience = final_estimator.resilience
+        assert (resilience.measure_mitigation, resilience.zne_mitigation) == (True, False)
+        assert estimator.options.twirling.enable_measure is None
