@@ -440,7 +440,7 @@ class AsyncExecutor(ModeMembers):
         self._mode = resolve_mode(mode)
         self.options: ExecutorOptions = build_options(ExecutorOptions, options)
 
-    async def run(self, program: QuantumProgram, *, dry_run: bool = False) -> AsyncRuntimeJob:
+    async def run(self, program: QuantumProgram, dry_run: bool = False) -> AsyncRuntimeJob:
         """Submit ``program`` as one ``executor`` job and return it at once."""
         refuse_dry_run(dry_run)
         options = build_options(ExecutorOptions, self.options)
