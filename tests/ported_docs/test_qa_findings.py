@@ -14,6 +14,7 @@ from aioqruntime import AsyncSampler as Sampler
 from aioqruntime import InvalidInputError
 from aioqruntime.executor_estimator import AsyncEstimator as ExecutorEstimator
 from aioqruntime.executor_sampler import AsyncSampler as ExecutorSampler
+from aioqruntime.options import UnknownOptionError
 
 
 async def test_sampler_circuit_without_classical_registers_warns_as_the_official() -> None:
@@ -99,3 +100,30 @@ async def test_executor_primitives_finalize_options_as_the_official() -> None:
         resilience = final_estimator.resilience
         assert (resilience.measure_mitigation, resilience.zne_mitigation) == (True, False)
         assert estimator.options.twirling.enable_measure is None
+
+
+async def test_executor_options_typos_are_refused_at_assignment_and_update_works() -> None:
+    # docs/guides/runtime-options-overview with the executor-based primitives: a misspelt
+    # option name was silently ignored (the official refuses it at once: extra="forbid").
+    async with QiskitRuntimeService() as service:
+        backend = await service.least_busy(operational=True, simulator=False)
+        sampler = ExecutorSampler(mode=backend)
+        with pytest.raises(UnknownOptionError, match=r"'default_shot'.*did you mean 'default_sho"):
+            sampler.options.default_shot = 5  # type: ignore[attr-defined]
+        with pytest.raises(UnknownOptionError, match=r"did you mean 'enable_gates'"):
+            sampler.options.twirling.enable_gate = True  # type: ignore[attr-defined]
+        estimator = ExecutorEstimator(mode=backend)
+        with pytest.raises(UnknownOptionError, match=r"did you mean 'resilience_level'"):
+            estimator.options.update(resilence_level=2)
+        # ``update()`` as the official: nested groups as dicts, merged into what is there.
+        estimator.options.update(default_shots=2000, resilience={"zne": {"noise_factors": [1, 3]}})
+        sampler.options.update(twirling={"enable_gates": True}, default_shots=100)
+        executor = Executor(mode=backend)
+        executor.options.update(environment={"job_tags": ["qa"]})
+        # checks
+        assert estimator.options.default_shots == 2000
+        assert estimator.options.resilience.zne.noise_factors == [1, 3]
+        assert estimator.options.resilience_level == 1  # untouched
+        assert sampler.options.twirling.enable_gates is True
+        assert sampler.options.default_shots == 100
+        assert executor.options.environment.job_tags == ["qa"]
