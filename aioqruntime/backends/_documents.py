@@ -29,11 +29,36 @@ def _si_value(value: float, unit: str) -> float:
     return value
 
 
+#: Configuration fields the official ``BackendConfiguration`` converts to SI: the wire has
+#: ``dt``/``dtm`` in ns, repetition times in µs and LO ranges in GHz.
+_CONFIGURATION_SCALES: dict[str, float] = {
+    "dt": 1e-9,
+    "dtm": 1e-9,
+    "default_rep_delay": 1e-6,
+    "rep_delay_range": 1e-6,
+    "rep_times": 1e-6,
+    "qubit_lo_range": 1e9,
+    "meas_lo_range": 1e9,
+}
+
+
+def _scaled(value: Any, factor: float) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return value * factor
+    if isinstance(value, (list, tuple)):
+        return [_scaled(item, factor) for item in value]
+    return value
+
+
 class BackendConfiguration:
     """The configuration document with attribute access (``n_qubits``, ``basis_gates``...).
 
-    ``"key" in configuration`` says whether the document has ``key`` (the official filter
-    helper relies on it). An attribute the document lacks raises ``AttributeError``.
+    Values as the official ``BackendConfiguration`` gives them: times in seconds, frequencies in
+    hertz, ``online_date`` a datetime. ``"key" in configuration`` says whether the document has
+    ``key`` (the official filter helper relies on it). An attribute the document lacks raises
+    ``AttributeError``.
     """
 
     def __init__(self, document: Mapping[str, Any]) -> None:
@@ -41,9 +66,14 @@ class BackendConfiguration:
 
     def __getattr__(self, name: str) -> Any:
         document = self.__dict__.get("_document", {})
-        if name in document:
-            return document[name]
-        raise AttributeError(f"the backend configuration has no attribute {name!r}")
+        if name not in document:
+            raise AttributeError(f"the backend configuration has no attribute {name!r}")
+        value = document[name]
+        if name in _CONFIGURATION_SCALES:
+            return _scaled(value, _CONFIGURATION_SCALES[name])
+        if name == "online_date":
+            return _parse_date(value) or value
+        return value
 
     def __contains__(self, name: object) -> bool:
         return name in self._document

@@ -3,6 +3,8 @@ that went wrong, against the embedded local server (``AsyncRuntimeService()``, n
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
@@ -127,3 +129,22 @@ async def test_executor_options_typos_are_refused_at_assignment_and_update_works
         assert sampler.options.twirling.enable_gates is True
         assert sampler.options.default_shots == 100
         assert executor.options.environment.job_tags == ["qa"]
+
+
+async def test_backend_configuration_in_the_official_units() -> None:
+    # docs/guides/qpu-information: ``backend.configuration()`` attributes. The official
+    # ``BackendConfiguration`` gives times in seconds, frequencies in hertz and ``online_date``
+    # as a datetime (the wire has ns, µs, GHz and a string); the values are what the official
+    # client read from the same local server.
+    async with QiskitRuntimeService() as service:
+        backend = await service.backend("ibm_local27")
+        configuration = backend.configuration()
+        # checks
+        assert configuration.dt == pytest.approx(2.2222222222222221e-10)
+        assert configuration.dtm == pytest.approx(2.2222222222222221e-10)
+        assert backend.dtm == pytest.approx(2.2222222222222221e-10)
+        assert configuration.rep_delay_range == pytest.approx([0.0, 0.0005])
+        assert configuration.default_rep_delay == pytest.approx(0.00025)
+        assert configuration.online_date == datetime(2024, 1, 1, tzinfo=timezone.utc)
+        assert configuration.max_experiments == 300  # untouched
+        assert configuration.to_dict()["dt"] == pytest.approx(0.2222222222222222)  # the wire's
