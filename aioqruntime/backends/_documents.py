@@ -15,7 +15,7 @@ from typing import Any
 
 from aioqruntime._exceptions import InvalidInputError
 
-__all__ = ["BackendConfiguration", "BackendProperties"]
+__all__ = ["BackendConfiguration", "BackendProperties", "CalibrationRecord"]
 
 # Unit prefixes the service uses (``us``, ``ns``, ``GHz``...), as the official client applies them.
 _PREFIXES = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9}
@@ -103,6 +103,22 @@ class BackendConfiguration:
         )
 
 
+class CalibrationRecord(dict[str, Any]):
+    """One record of the calibration document, read as the official ``Nduv`` (``.name``,
+    ``.value``, ``.unit``, ``.date`` a datetime) or ``GateProperties`` (``.gate``, ``.qubits``,
+    ``.parameters``); still the wire's dict (``record["value"]``), values in the wire's units."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self:
+            raise AttributeError(f"the calibration record has no attribute {name!r}")
+        value = self[name]
+        if name == "date":
+            return _parse_date(value) or value
+        if name == "parameters":
+            return [CalibrationRecord(parameter) for parameter in value]
+        return value
+
+
 class BackendProperties:
     """The calibration document: ``t1(q)``, ``t2(q)``, ``frequency(q)``, ``readout_error(q)``,
     ``gate_error(gate, qubits)``, ``gate_length(gate, qubits)``, ``last_update_date``.
@@ -119,9 +135,15 @@ class BackendProperties:
         self.last_update_date: datetime.datetime | None = _parse_date(
             document.get("last_update_date")
         )
-        self.qubits: list[list[dict[str, Any]]] = [list(q) for q in document.get("qubits", [])]
-        self.gates: list[dict[str, Any]] = [dict(g) for g in document.get("gates", [])]
-        self.general: list[dict[str, Any]] = list(document.get("general", []))
+        self.qubits: list[list[CalibrationRecord]] = [
+            [CalibrationRecord(r) for r in q] for q in document.get("qubits", [])
+        ]
+        self.gates: list[CalibrationRecord] = [
+            CalibrationRecord(g) for g in document.get("gates", [])
+        ]
+        self.general: list[CalibrationRecord] = [
+            CalibrationRecord(r) for r in document.get("general", [])
+        ]
         self._gates: dict[tuple[str, tuple[int, ...]], dict[str, tuple[float, str]]] = {}
         for gate in self.gates:
             key = (str(gate.get("gate")), tuple(int(q) for q in gate.get("qubits", [])))

@@ -148,3 +148,21 @@ async def test_backend_configuration_in_the_official_units() -> None:
         assert configuration.online_date == datetime(2024, 1, 1, tzinfo=timezone.utc)
         assert configuration.max_experiments == 300  # untouched
         assert configuration.to_dict()["dt"] == pytest.approx(0.2222222222222222)  # the wire's
+
+
+async def test_backend_properties_records_read_as_the_official_objects() -> None:
+    # docs/guides/qpu-information: iterating ``properties.qubits`` / ``properties.gates``; the
+    # official entries are ``Nduv`` / ``GateProperties`` objects (``.name``, ``.value``,
+    # ``.unit``, ``.date``; ``.gate``, ``.qubits``, ``.parameters``), not dicts.
+    async with QiskitRuntimeService() as service:
+        backend = await service.backend("ibm_local27")
+        properties = backend.properties()
+        t1 = next(entry for entry in properties.qubits[0] if entry.name == "T1")
+        gate = next(g for g in properties.gates if g.gate == "sx" and g.qubits == [0])
+        length = next(p for p in gate.parameters if p.name == "gate_length")
+        # checks
+        assert t1.unit == "us"
+        assert t1.value * 1e-6 == pytest.approx(properties.t1(0))
+        assert isinstance(t1.date, datetime)
+        assert length.value * 1e-9 == pytest.approx(properties.gate_length("sx", 0))
+        assert t1["name"] == "T1"  # still the wire's record
