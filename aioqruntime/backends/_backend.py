@@ -65,6 +65,12 @@ class RuntimeBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
     def max_circuits(self) -> None:
         return None
 
+    @property
+    def dtm(self) -> float:
+        """The measurement channel's time step, in seconds (as the official backend)."""
+        dtm: float = self.configuration().dtm
+        return dtm
+
     @classmethod
     def _default_options(cls) -> Options:
         return Options()

@@ -15,7 +15,7 @@ from typing import Any
 
 from aioqruntime._exceptions import InvalidInputError
 
-__all__ = ["BackendConfiguration", "BackendProperties"]
+__all__ = ["BackendConfiguration", "BackendProperties", "CalibrationRecord"]
 
 # Unit prefixes the service uses (``us``, ``ns``, ``GHz``...), as the official client applies them.
 _PREFIXES = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9}
@@ -29,11 +29,36 @@ def _si_value(value: float, unit: str) -> float:
     return value
 
 
+#: Configuration fields the official ``BackendConfiguration`` converts to SI: the wire has
+#: ``dt``/``dtm`` in ns, repetition times in µs and LO ranges in GHz.
+_CONFIGURATION_SCALES: dict[str, float] = {
+    "dt": 1e-9,
+    "dtm": 1e-9,
+    "default_rep_delay": 1e-6,
+    "rep_delay_range": 1e-6,
+    "rep_times": 1e-6,
+    "qubit_lo_range": 1e9,
+    "meas_lo_range": 1e9,
+}
+
+
+def _scaled(value: Any, factor: float) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return value * factor
+    if isinstance(value, (list, tuple)):
+        return [_scaled(item, factor) for item in value]
+    return value
+
+
 class BackendConfiguration:
     """The configuration document with attribute access (``n_qubits``, ``basis_gates``...).
 
-    ``"key" in configuration`` says whether the document has ``key`` (the official filter
-    helper relies on it). An attribute the document lacks raises ``AttributeError``.
+    Values as the official ``BackendConfiguration`` gives them: times in seconds, frequencies in
+    hertz, ``online_date`` a datetime. ``"key" in configuration`` says whether the document has
+    ``key`` (the official filter helper relies on it). An attribute the document lacks raises
+    ``AttributeError``.
     """
 
     def __init__(self, document: Mapping[str, Any]) -> None:
@@ -41,9 +66,14 @@ class BackendConfiguration:
 
     def __getattr__(self, name: str) -> Any:
         document = self.__dict__.get("_document", {})
-        if name in document:
-            return document[name]
-        raise AttributeError(f"the backend configuration has no attribute {name!r}")
+        if name not in document:
+            raise AttributeError(f"the backend configuration has no attribute {name!r}")
+        value = document[name]
+        if name in _CONFIGURATION_SCALES:
+            return _scaled(value, _CONFIGURATION_SCALES[name])
+        if name == "online_date":
+            return _parse_date(value) or value
+        return value
 
     def __contains__(self, name: object) -> bool:
         return name in self._document
@@ -73,6 +103,22 @@ class BackendConfiguration:
         )
 
 
+class CalibrationRecord(dict[str, Any]):
+    """One record of the calibration document, read as the official ``Nduv`` (``.name``,
+    ``.value``, ``.unit``, ``.date`` a datetime) or ``GateProperties`` (``.gate``, ``.qubits``,
+    ``.parameters``); still the wire's dict (``record["value"]``), values in the wire's units."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self:
+            raise AttributeError(f"the calibration record has no attribute {name!r}")
+        value = self[name]
+        if name == "date":
+            return _parse_date(value) or value
+        if name == "parameters":
+            return [CalibrationRecord(parameter) for parameter in value]
+        return value
+
+
 class BackendProperties:
     """The calibration document: ``t1(q)``, ``t2(q)``, ``frequency(q)``, ``readout_error(q)``,
     ``gate_error(gate, qubits)``, ``gate_length(gate, qubits)``, ``last_update_date``.
@@ -89,9 +135,15 @@ class BackendProperties:
         self.last_update_date: datetime.datetime | None = _parse_date(
             document.get("last_update_date")
         )
-        self.qubits: list[list[dict[str, Any]]] = [list(q) for q in document.get("qubits", [])]
-        self.gates: list[dict[str, Any]] = [dict(g) for g in document.get("gates", [])]
-        self.general: list[dict[str, Any]] = list(document.get("general", []))
+        self.qubits: list[list[CalibrationRecord]] = [
+            [CalibrationRecord(r) for r in q] for q in document.get("qubits", [])
+        ]
+        self.gates: list[CalibrationRecord] = [
+            CalibrationRecord(g) for g in document.get("gates", [])
+        ]
+        self.general: list[CalibrationRecord] = [
+            CalibrationRecord(r) for r in document.get("general", [])
+        ]
         self._gates: dict[tuple[str, tuple[int, ...]], dict[str, tuple[float, str]]] = {}
         for gate in self.gates:
             key = (str(gate.get("gate")), tuple(int(q) for q in gate.get("qubits", [])))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Mapping
@@ -52,9 +53,10 @@ async def job(service: AsyncRuntimeService, args: argparse.Namespace, out: TextI
             echo("(not finished: add --wait to wait for it)", out)
         return EXIT_OK
     error = handle.exception()
-    summary = None if error is not None else await _summarize(handle.result_nowait(), args.top)
+    summary = None if error is not None else await _summarize(handle, args.top)
     if args.json:
-        dump_json({**header, "error": None if error is None else str(error), "pubs": summary}, out)
+        document = {**header, "error": None if error is None else str(error)}
+        dump_json({**document, **(summary or {"pubs": None})}, out)
     else:
         _print_fields(header, out)
         if error is not None:
@@ -112,16 +114,38 @@ async def _wait_with_progress(handle: AsyncRuntimeJob, stream: TextIO) -> None:
         stream.flush()
 
 
-async def _summarize(result: Any, top: int) -> list[dict[str, Any]]:
+async def _summarize(handle: AsyncRuntimeJob, top: int) -> dict[str, Any]:
     import anyio
 
-    # Counting shots of a large result is CPU work: off the event loop.
-    summary: list[dict[str, Any]] = await anyio.to_thread.run_sync(summarize_result, result, top)
+    result = handle.result_nowait()
+    # Counting shots of a large result (and decoding an executor's) is CPU work: off the loop.
+    if handle.program_id == "executor" and isinstance(result, Mapping):
+        result = await anyio.to_thread.run_sync(_decode_executor, result)
+    summary: dict[str, Any] = await anyio.to_thread.run_sync(summarize_result, result, top)
     return summary
 
 
-def summarize_result(result: Any, top: int) -> list[dict[str, Any]]:
-    """Per PUB: expectation values and standard deviations, or each register's top counts."""
+def _decode_executor(document: Mapping[str, Any]) -> Any:
+    # A job found by id has no decoder of its submitter: its result arrives as the plain wire
+    # document (no typed values), decoded here by its semantic role as ``run()`` would have.
+    from aioqruntime.primitives._executor import decode_executor_result
+
+    return decode_executor_result(json.dumps(document))
+
+
+def summarize_result(result: Any, top: int) -> dict[str, Any]:
+    """``{"pubs": [...]}`` of a ``PrimitiveResult`` (per PUB: expectation values and standard
+    deviations, or each register's top counts); ``{"items": [...]}`` of an executor's
+    ``QuantumProgramResult`` (per item: each array's shape and dtype); else ``{"result": type}``
+    (a custom decoder's result, say: nothing to summarise, nothing to crash on)."""
+    from qiskit.primitives import PrimitiveResult
+
+    from aioqruntime.primitives._executor import QuantumProgramResult
+
+    if isinstance(result, QuantumProgramResult):
+        return {"items": [_item_arrays(item) for item in result]}
+    if not isinstance(result, PrimitiveResult):
+        return {"result": type(result).__name__}
     pubs: list[dict[str, Any]] = []
     for pub in result:
         data = pub.data
@@ -140,15 +164,32 @@ def summarize_result(result: Any, top: int) -> list[dict[str, Any]]:
                 "top": dict(ordered[:top]),
             }
         pubs.append({"counts": registers})
-    return pubs
+    return {"pubs": pubs}
+
+
+def _item_arrays(item: Mapping[str, Any]) -> dict[str, Any]:
+    arrays = {
+        name: {
+            "shape": list(getattr(value, "shape", ())),
+            "dtype": str(getattr(value, "dtype", "")),
+        }
+        for name, value in item.items()
+    }
+    return {"arrays": arrays}
 
 
 def _tolist(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else value
 
 
-def _print_summary(pubs: list[dict[str, Any]], out: TextIO) -> None:
-    for index, pub in enumerate(pubs):
+def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
+    for index, item in enumerate(summary.get("items", [])):
+        for name, array in item["arrays"].items():
+            shape = "(" + ", ".join(str(size) for size in array["shape"]) + ")"
+            echo(f"{'item ' + str(index):<11} {name}: {array['dtype']} array {shape}", out)
+    if "result" in summary:
+        echo(f"{'result':<11} a {summary['result']} (not summarised)", out)
+    for index, pub in enumerate(summary.get("pubs", [])):
         label = f"pub {index}"
         if "evs" in pub:
             echo(f"{label:<11} evs  {_short(pub['evs'])}", out)

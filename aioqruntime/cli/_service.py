@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from aioqruntime.cli._output import echo
 from aioqruntime.cli._status import (
+    EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_STATUS_HELP,
     EXIT_USAGE,
     CliError,
     describe_error,
+    single_leaf,
 )
 
 if TYPE_CHECKING:
@@ -116,6 +118,10 @@ def run_service_command(args: argparse.Namespace) -> int:
     import anyio
 
     _configure_logging(args.verbose)
+    outcomes = logging.getLogger("aioqruntime.runtime")
+    quiet = _JobOutcomeFilter()
+    if args.verbose <= 0:
+        outcomes.addFilter(quiet)
     try:
         journal = getattr(args, "resume", None)
         # The journal is opened (and would be created) by the service: refuse a mistyped path.
@@ -129,11 +135,38 @@ def run_service_command(args: argparse.Namespace) -> int:
         echo(f"aioqruntime {args.command}: {exc.message}", sys.stderr)
         return exc.exit_code
     except Exception as exc:
+        if isinstance(single_leaf(exc), BrokenPipeError):
+            return _stdout_reader_gone()
         message, code = describe_error(exc, args=args)
         echo(f"aioqruntime {args.command}: {message}", sys.stderr)
         logger.debug("%s failed", args.command, exc_info=True)
         return code
+    finally:
+        outcomes.removeFilter(quiet)
     return result
+
+
+class _JobOutcomeFilter(logging.Filter):
+    """Drops the library's warning that a job ended badly: a command reports every outcome
+    itself (``job``'s error line and exit status 3, ``jobs``' status column), so without ``-v``
+    it would be said twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        return not (isinstance(message, str) and message.startswith(_OUTCOME_MESSAGE))
+
+
+#: How the runtime words a job's end (aioqruntime/runtime/_job.py, ``settle``).
+_OUTCOME_MESSAGE = "job %s (session %s, backend %s) ended"
+
+
+def _stdout_reader_gone() -> int:
+    # `aioqruntime jobs | head`: the reader has what it wanted. No message; stdout is pointed at
+    # devnull so that the interpreter's final flush does not fail again (Python's advice).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_ERROR
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "EXIT_USAGE",
     "CliError",
     "describe_error",
+    "single_leaf",
 ]
 
 EXIT_OK: Final = 0
@@ -41,7 +42,7 @@ def describe_error(exc: BaseException, *, args: argparse.Namespace) -> tuple[str
     """One line for the user, and the exit status, for an error of a command."""
     import aioqruntime as errors
 
-    exc = _single_leaf(exc)
+    exc = single_leaf(exc)
     job_id = getattr(args, "job_id", None)
     if isinstance(exc, errors.InvalidInputError):
         return str(exc), EXIT_USAGE
@@ -75,7 +76,7 @@ def describe_error(exc: BaseException, *, args: argparse.Namespace) -> tuple[str
     raise exc  # a bug: let the traceback show
 
 
-def _single_leaf(exc: BaseException) -> BaseException:
+def single_leaf(exc: BaseException) -> BaseException:
     # Task groups wrap errors in (Base)ExceptionGroup (duck-typed: no backport on 3.10 needed);
     # report the first leaf rather than the group.
     inner = getattr(exc, "exceptions", None)

@@ -36,6 +36,7 @@ from aioqruntime._exceptions import CodecError, InvalidInputError
 from aioqruntime.codec import QPY_LOCK
 from aioqruntime.primitives._executor_options import ExecutorOptions, build_options
 from aioqruntime.primitives._isa import check_isa
+from aioqruntime.primitives._pub_checks import bad_mode_error
 from aioqruntime.runtime import AsyncBatch, AsyncRuntimeJob, AsyncSession, ServiceBackend
 from aioqruntime.runtime._context import current_mode
 from aioqruntime.runtime._decoders import register_result_decoder
@@ -361,10 +362,7 @@ def resolve_mode(mode: object) -> Mode:
                 "'async with AsyncSession(...)'"
             )
     if not isinstance(mode, (AsyncSession, ServiceBackend)):
-        raise InvalidInputError(
-            "mode must be an AsyncSession, an AsyncBatch or a backend from service.backend(), "
-            f"got {type(mode).__name__}"
-        )
+        raise bad_mode_error(mode)
     return mode
 
 
@@ -372,6 +370,29 @@ def refuse_dry_run(dry_run: object) -> None:
     """The official ``run(..., dry_run=True)`` asks the service for mock data: not emulated."""
     if dry_run is not False:
         raise InvalidInputError("dry_run=True is not supported by aioqruntime (run the job)")
+
+
+class ModeMembers:
+    """``mode`` and ``backend()`` of the executor-based primitives, as the official ones."""
+
+    _mode: Mode
+
+    @property
+    def mode(self) -> AsyncSession | None:
+        """The session or batch the jobs run in; ``None`` in job mode (as the official)."""
+        return self._mode if isinstance(self._mode, AsyncSession) else None
+
+    def backend(self) -> ServiceBackend:
+        """The backend the jobs run on (no I/O)."""
+        if not isinstance(self._mode, AsyncSession):
+            return self._mode
+        known = self._mode._backend  # the session's backend object, once given or fetched
+        if known is None:
+            raise InvalidInputError(
+                f"the backend of this {type(self._mode).__name__} is not fetched yet: "
+                "enter the session (async with) or await session.target_backend() first"
+            )
+        return known
 
 
 async def mode_backend(mode: Mode) -> ServiceBackend:
@@ -409,7 +430,7 @@ async def submit_program(
     )
 
 
-class AsyncExecutor:
+class AsyncExecutor(ModeMembers):
     """Runs ``QuantumProgram``\\ s: ``job = await executor.run(program)``, ``await job``.
 
     ``mode``: a backend (job mode), an :class:`AsyncSession` or :class:`AsyncBatch`, or ``None``
@@ -424,11 +445,7 @@ class AsyncExecutor:
         self._mode = resolve_mode(mode)
         self.options: ExecutorOptions = build_options(ExecutorOptions, options)
 
-    @property
-    def mode(self) -> Mode:
-        return self._mode
-
-    async def run(self, program: QuantumProgram, *, dry_run: bool = False) -> AsyncRuntimeJob:
+    async def run(self, program: QuantumProgram, dry_run: bool = False) -> AsyncRuntimeJob:
         """Submit ``program`` as one ``executor`` job and return it at once."""
         refuse_dry_run(dry_run)
         options = build_options(ExecutorOptions, self.options)

@@ -26,6 +26,7 @@ from typing import Any, Final
 from aioqruntime._exceptions import CodecError, InvalidInputError
 from aioqruntime.primitives._executor import (
     Mode,
+    ModeMembers,
     QuantumProgram,
     QuantumProgramResult,
     decode_program_result,
@@ -360,7 +361,7 @@ def _check_precision(value: object) -> None:
         raise InvalidInputError(f"precision must be a finite number > 0, got {value!r}")
 
 
-class AsyncExecutorEstimator:
+class AsyncExecutorEstimator(ModeMembers):
     """Estimator on the ``executor`` program, as the official client-side ``Estimator``.
 
     ``mode``: a backend, an :class:`AsyncSession`/:class:`AsyncBatch`, or ``None`` inside
@@ -376,9 +377,10 @@ class AsyncExecutorEstimator:
         self._mode = resolve_mode(mode)
         self.options: ExecutorEstimatorOptions = build_options(ExecutorEstimatorOptions, options)
 
-    @property
-    def mode(self) -> Mode:
-        return self._mode
+    def finalize_options(self) -> ExecutorEstimatorOptions:
+        """The options a ``run()`` uses: a copy, with what ``resilience_level`` implies (and
+        the ``None`` twirling fields) resolved."""
+        return finalize_estimator_options(copy.deepcopy(self.options))
 
     def find_unique_layers(self, pubs: Iterable[Any], types: str = "gates") -> list[Any]:
         """The distinct boxed layers of ``pubs`` as these options box them (``"gates"`` or

@@ -12,12 +12,14 @@ Pure and sync: no I/O.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from aioqruntime._exceptions import InvalidInputError
+from aioqruntime.primitives._option_classes import UnknownOptionError
 from aioqruntime.runtime._options import LOG_LEVELS, RuntimeOptions
 
 __all__ = [
@@ -41,6 +43,33 @@ __all__ = [
 _MEAS_TYPES: Final = ("classified", "kerneled", "avg_kerneled")
 _TWIRLING_GROUPS: Final = ("pauli", "balanced_pauli", "local_c1", "local_pauli")
 _TWIRLING_STRATEGIES: Final = ("active", "active-accum", "active-circuit", "all")
+
+
+class _Strict:
+    """Names are checked on assignment, as the official (pydantic, ``extra="forbid"``): a typo
+    such as ``options.default_shot = 5`` would otherwise be a new attribute, silently ignored.
+    Values are checked when a run builds the tree (:func:`build_options`)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        known = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        if name not in known:
+            raise _unknown(type(self).__name__, name, known)
+        object.__setattr__(self, name, value)
+
+    def update(self, **kwargs: Any) -> None:
+        """Set the options named, a nested group from a dict merged into the one there."""
+        for name, value in kwargs.items():
+            current = getattr(self, name, None)
+            if isinstance(current, _Strict) and isinstance(value, Mapping):
+                current.update(**value)
+            else:
+                setattr(self, name, value)
+
+
+def _unknown(owner: str, name: str, known: list[str]) -> UnknownOptionError:
+    close = difflib.get_close_matches(name, known, 1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UnknownOptionError(f"{owner} has no option {name!r}{hint}; known: {known}")
 
 
 def _fail(path: str, expected: str, value: object) -> InvalidInputError:
@@ -89,7 +118,7 @@ def _check_auto_int(path: str, value: object) -> None:
 
 
 @dataclass
-class EnvironmentOptions:
+class EnvironmentOptions(_Strict):
     """The job's environment: ``log_level``, ``job_tags``, ``private``, ``image``."""
 
     log_level: str = "WARNING"
@@ -119,7 +148,7 @@ class EnvironmentOptions:
 
 
 @dataclass
-class ExecutionOptions:
+class ExecutionOptions(_Strict):
     """Low-level execution options (the executor program's ``options``)."""
 
     init_qubits: bool = True
@@ -149,7 +178,7 @@ EstimatorExecutionOptions = ExecutionOptions
 
 
 @dataclass
-class TwirlingOptions:
+class TwirlingOptions(_Strict):
     """Pauli twirling; ``None`` for ``enable_*`` means "the primitive's default"."""
 
     enable_gates: bool | None = None
@@ -169,7 +198,7 @@ class TwirlingOptions:
 
 
 @dataclass
-class DynamicalDecouplingOptions:
+class DynamicalDecouplingOptions(_Strict):
     """Dynamical decoupling (not applied by aioqruntime yet: ``enable=True`` is refused)."""
 
     enable: bool = False
@@ -194,7 +223,7 @@ class DynamicalDecouplingOptions:
 
 
 @dataclass
-class MeasureNoiseLearningOptions:
+class MeasureNoiseLearningOptions(_Strict):
     """TREX calibration: ``"auto"`` randomizations means as many as the twirling uses."""
 
     num_randomizations: int | str = "auto"
@@ -217,7 +246,7 @@ _AMPLIFIERS: Final = ("gate_folding", "gate_folding_front", "gate_folding_back",
 
 
 @dataclass
-class ZneOptions:
+class ZneOptions(_Strict):
     """Zero-noise extrapolation: noise amplified by gate folding or (``"pea"``) injected noise."""
 
     amplifier: str = "gate_folding"
@@ -290,7 +319,7 @@ def _check_layer_noise_model(path: str, model: object) -> None:
 
 
 @dataclass
-class PecOptions:
+class PecOptions(_Strict):
     """Probabilistic error cancellation: ``max_overhead`` bounds the sampling overhead."""
 
     max_overhead: float | None = 100
@@ -303,7 +332,7 @@ class PecOptions:
 
 
 @dataclass
-class ResilienceOptions:
+class ResilienceOptions(_Strict):
     """Error mitigation of the estimator: readout mitigation (TREX), ZNE (by gate folding, or
     by PEA), and PEC. PEC and PEA need ``layer_noise_model``: pairs of a layer (from
     ``find_unique_layers``) and its ``PauliLindbladMap``; without one they are refused.
@@ -345,7 +374,7 @@ class ResilienceOptions:
 
 
 @dataclass
-class SimulatorOptions:
+class SimulatorOptions(_Strict):
     """The official client's local testing mode options. Accepted so that option dicts written
     for it load; like the official client with a service backend, a job does not use them."""
 
@@ -361,7 +390,7 @@ class SimulatorOptions:
 
 
 @dataclass
-class ExecutorOptions:
+class ExecutorOptions(_Strict):
     """Options of :class:`AsyncExecutor`, as the official ``ExecutorOptions``."""
 
     environment: EnvironmentOptions = field(default_factory=EnvironmentOptions)
@@ -394,7 +423,7 @@ class ExecutorOptions:
 
 
 @dataclass
-class _PrimitiveOptions:
+class _PrimitiveOptions(_Strict):
     """What the executor-based sampler and estimator share."""
 
     dynamical_decoupling: DynamicalDecouplingOptions = field(

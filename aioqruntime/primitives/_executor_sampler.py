@@ -23,6 +23,7 @@ import numpy as np
 from aioqruntime._exceptions import CodecError, InvalidInputError
 from aioqruntime.primitives._executor import (
     Mode,
+    ModeMembers,
     QuantumProgram,
     QuantumProgramItemResult,
     QuantumProgramResult,
@@ -126,6 +127,12 @@ def prepare_sampler_program(
         raise InvalidInputError(f"{total} shots exceed the maximum of {backend.name} ({limit})")
     for index, pub in enumerate(coerced):
         check_pub_circuit(index, pub.circuit, backend)
+        if not pub.circuit.cregs:
+            # Its job would run and give an item without data, which no decoder can read.
+            raise InvalidInputError(
+                f"pub {index}: the circuit has no classical registers, so there is nothing to "
+                "sample: add measurements (e.g. circuit.measure_all()) before transpiling"
+            )
     twirled = bool(twirling.enable_gates or twirling.enable_measure)
     if twirled:
         randomizations, program_shots = twirling_shots(
@@ -319,7 +326,7 @@ def _decode_sampler_result(text: str) -> Any:
     return sampler_postprocess(decode_program_result(text))
 
 
-class AsyncExecutorSampler:
+class AsyncExecutorSampler(ModeMembers):
     """Sampler on the ``executor`` program, as the official client-side ``Sampler``.
 
     ``mode``: a backend, an :class:`AsyncSession`/:class:`AsyncBatch`, or ``None`` inside
@@ -335,9 +342,10 @@ class AsyncExecutorSampler:
         self._mode = resolve_mode(mode)
         self.options: ExecutorSamplerOptions = build_options(ExecutorSamplerOptions, options)
 
-    @property
-    def mode(self) -> Mode:
-        return self._mode
+    def finalize_options(self) -> ExecutorSamplerOptions:
+        """The options a ``run()`` uses: a copy, with the ``None`` twirling fields resolved."""
+        options = build_options(ExecutorSamplerOptions, self.options)
+        return dataclasses.replace(options, twirling=finalize_twirling(options.twirling))
 
     async def run(
         self, pubs: Iterable[Any], *, shots: int | None = None, dry_run: bool = False

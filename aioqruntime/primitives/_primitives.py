@@ -37,6 +37,7 @@ from aioqruntime.primitives._option_classes import (
 )
 from aioqruntime.primitives._options import ESTIMATOR_KEYS, SAMPLER_KEYS, split_options
 from aioqruntime.primitives._pub_checks import (
+    bad_mode_error,
     check_classical_registers,
     check_dd_with_dynamic,
     check_observables,
@@ -230,10 +231,7 @@ def _resolve_mode(
     if isinstance(chosen, AsyncSession):
         return chosen
     if not isinstance(chosen, ServiceBackend):
-        raise InvalidInputError(
-            "mode must be an AsyncSession, an AsyncBatch or a backend from service.backend(), "
-            f"got {type(chosen).__name__}"
-        )
+        raise bad_mode_error(chosen)
     if isinstance(ambient, AsyncSession):
         # As the official primitives: a backend given inside a session block runs in that block.
         if ambient.backend() != chosen.name:

@@ -10,14 +10,17 @@ an empty observables array, dynamical decoupling with a dynamic circuit), and, o
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from aioqruntime._exceptions import InvalidInputError
 
 __all__ = [
+    "bad_mode_error",
     "check_classical_registers",
     "check_dd_with_dynamic",
     "check_observables",
@@ -25,8 +28,29 @@ __all__ = [
 ]
 
 
+def bad_mode_error(mode: object) -> InvalidInputError:
+    """The error for a ``mode=`` that is no session, batch or backend; a coroutine is almost
+    always ``service.backend(...)`` ported without its ``await``, so that is said."""
+    if inspect.isawaitable(mode):
+        got = f"a coroutine: forgot an 'await'? (mode=await service.backend(...)); got {mode!r}"
+    else:
+        got = type(mode).__name__
+    return InvalidInputError(
+        "mode must be an AsyncSession, an AsyncBatch or a backend from service.backend(), "
+        f"got {got}"
+    )
+
+
 def check_classical_registers(index: int, circuit: Any) -> None:
-    """Every classical register has bits and a name a result field can take."""
+    """Every classical register has bits and a name a result field can take; none at all is
+    only warned about, with the official client's words (the job runs, its result is empty)."""
+    if not circuit.cregs:
+        warnings.warn(
+            f"The {index}-th circuit has no output classical registers so the result will be "
+            "empty. Did you mean to add measurement instructions?",
+            UserWarning,
+            stacklevel=2,
+        )
     for register in circuit.cregs:
         if register.size == 0:
             raise InvalidInputError(
