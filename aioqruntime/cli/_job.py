@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Mapping
@@ -118,19 +117,10 @@ async def _summarize(handle: AsyncRuntimeJob, top: int) -> dict[str, Any]:
     import anyio
 
     result = handle.result_nowait()
-    # Counting shots of a large result (and decoding an executor's) is CPU work: off the loop.
-    if handle.program_id == "executor" and isinstance(result, Mapping):
-        result = await anyio.to_thread.run_sync(_decode_executor, result)
+    # Counting shots of a large result is CPU work: off the event loop. (An executor job found
+    # by id arrives decoded by its program's registered decoder: runtime/_decoders.py.)
     summary: dict[str, Any] = await anyio.to_thread.run_sync(summarize_result, result, top)
     return summary
-
-
-def _decode_executor(document: Mapping[str, Any]) -> Any:
-    # A job found by id has no decoder of its submitter: its result arrives as the plain wire
-    # document (no typed values), decoded here by its semantic role as ``run()`` would have.
-    from aioqruntime.primitives._executor import decode_executor_result
-
-    return decode_executor_result(json.dumps(document))
 
 
 def summarize_result(result: Any, top: int) -> dict[str, Any]:

@@ -206,8 +206,12 @@ def _item_model(index: int, item: object) -> Any:
             values[spec.name] = PauliLindbladMapModel.from_pauli_lindblad_map(value)
         else:
             values[spec.name] = value
+    # samplomatic writes the samplex's parameter table with qiskit.qpy: under the process-wide
+    # QPY lock, like every QPY call (codec._qpy says why).
+    with QPY_LOCK:
+        samplex = SamplexModel.from_samplex(item.samplex, ssv=SSV)
     return SamplexItemModel(
-        samplex=SamplexModel.from_samplex(item.samplex, ssv=SSV),
+        samplex=samplex,
         samplex_arguments=values,
         shape=list(item.shape),
         chunk_size="auto" if item.chunk_size is None else item.chunk_size,
