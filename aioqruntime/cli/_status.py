@@ -50,10 +50,7 @@ def describe_error(exc: BaseException, *, args: argparse.Namespace) -> tuple[str
         if job_id is not None:
             return f"no job {job_id!r} on this server/instance", EXIT_ERROR
         return f"not found: {exc.server_message or exc}", EXIT_ERROR
-    # IAM answers a bad API key with 400 (as IBM's does): an authentication failure too.
-    refused_key = isinstance(exc, errors.APIStatusError) and exc.url.endswith("/identity/token")
-    if isinstance(exc, errors.AuthenticationError) or refused_key:
-        assert isinstance(exc, errors.APIStatusError)
+    if isinstance(exc, errors.AuthenticationError):
         return (
             "authentication failed: check --token / QISKIT_IBM_TOKEN (for a local server, the "
             f"api_key 'aioqruntime serve' printed) [{exc.server_message or exc.status}]",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from aioqruntime._exceptions import ProtocolError
+from aioqruntime._exceptions import AuthenticationError, BadRequestError, ProtocolError
 from aioqruntime.protocol import HttpRequest, HttpResponse, Secret, TokenResponse, iam_token_request
 
 __all__ = ["IamAuth"]
@@ -74,7 +74,22 @@ class IamAuth:
             current = self._token
             if current is not None and current is not stale:
                 return current
-            response = await self._send(iam_token_request(self._api_key))
+            try:
+                response = await self._send(iam_token_request(self._api_key))
+            except BadRequestError as exc:
+                # IAM answers an unknown or malformed API key with 400 (BXNIM0415E, as IBM's
+                # does): a credentials failure, raised as one (its body never holds the key).
+                raise AuthenticationError(
+                    f"the API key was refused: {exc.server_message or exc}",
+                    status=exc.status,
+                    code=exc.code,
+                    server_message=exc.server_message,
+                    body=exc.body,
+                    request_id=exc.request_id,
+                    headers=exc.headers,
+                    method=exc.method,
+                    url=exc.url,
+                ) from exc
             parsed = TokenResponse.from_json(response.json())
             self.exchanges += 1
             token = _Token(Secret(parsed.access_token), self._refresh_deadline(parsed))

@@ -180,3 +180,20 @@ async def test_rejected_token_is_exchanged_again_once() -> None:
                 await transport.send(get_job("x"))
             assert caught.value.code == "BXNIM0415E"
             assert "not-the-key" not in str(caught.value)
+
+
+async def test_an_api_key_iam_refuses_is_an_authentication_error() -> None:
+    # IAM answers an unknown key with 400 BXNIM0415E; to a caller it is bad credentials.
+    from aioqruntime import AsyncRuntimeService, AuthenticationError
+    from aioqruntime.server import LocalRuntimeServer
+
+    async with LocalRuntimeServer() as server:
+        service = AsyncRuntimeService(
+            token="not-the-key", instance=server.instance, url=server.api_url
+        )
+        with pytest.raises(AuthenticationError) as caught:
+            async with service:
+                await service.backends()
+    assert caught.value.status == 400
+    assert caught.value.code == "BXNIM0415E"
+    assert "not-the-key" not in str(caught.value)
