@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, NoReturn, final
 
 import anyio
 from typing_extensions import Self
@@ -315,6 +315,15 @@ class AsyncRuntimeService:
         ]
 
     # --- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            "AsyncRuntimeService is asynchronous: use 'async with AsyncRuntimeService(...) as "
+            "service:' (inside an async function)"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Never reached: :meth:`__enter__` always raises (present so 'with' calls it)."""
 
     async def __aenter__(self) -> Self:
         if self._cm is not None or self._closed:

@@ -38,7 +38,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NoReturn
 
 import anyio
 from typing_extensions import Self
@@ -309,6 +309,16 @@ class AsyncSession:
         return self._backend
 
     # --- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> NoReturn:
+        # The official Session is entered with 'with'; ours opens and closes with I/O.
+        raise TypeError(
+            f"{type(self).__name__} is asynchronous: use 'async with "
+            f"{type(self).__name__}(backend=backend) as session:' (inside an async function)"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Never reached: :meth:`__enter__` always raises (present so 'with' calls it)."""
 
     async def __aenter__(self) -> Self:
         if self._cm is not None:
