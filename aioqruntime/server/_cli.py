@@ -41,6 +41,16 @@ def _size(text: str) -> int:
     return size
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0 picks a free one), got {port}")
+    return port
+
+
 def _faults(text: str) -> object:
     try:
         return parse_fault_spec(text)
@@ -52,7 +62,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` options to ``parser``."""
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    add("--port", type=int, default=8765, help="port to bind; 0 picks a free one (default 8765)")
+    add("--port", type=_port, default=8765, help="port to bind; 0 picks a free one (default 8765)")
     add("--token", default=None, help="API key clients exchange for tokens (default: random)")
     add("--instance", default=DEFAULT_INSTANCE, help="the server's own instance CRN")
     add("--db", default=None, help="SQLite file that keeps jobs and sessions across restarts")
