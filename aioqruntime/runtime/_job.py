@@ -32,6 +32,7 @@ from aioqruntime._exceptions import (
 )
 from aioqruntime.client import RuntimeClient
 from aioqruntime.protocol import (
+    CLIENT_TAG_PREFIX,
     Job,
     JobStatus,
     is_final,
@@ -166,8 +167,11 @@ class AsyncRuntimeJob:
 
     @property
     def tags(self) -> list[str]:
-        """The job's tags as last seen (our ``aioqruntime:<hex>`` submission tag included)."""
-        return list(self._state.tags)
+        """The job's tags as last seen: the user's, as the official client shows them.
+
+        Our own ``aioqruntime:<hex>`` submission tag is left out (it is :attr:`client_tag`).
+        """
+        return [tag for tag in self._state.tags if not tag.startswith(CLIENT_TAG_PREFIX)]
 
     @property
     def client_tag(self) -> str | None:

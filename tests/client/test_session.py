@@ -106,7 +106,7 @@ async def test_session_run_raw_program_with_callback() -> None:
     from aioqruntime.codec import encode_sampler_pubs
 
     seen: list[str] = []
-    async with local_service() as (_server, service):
+    async with local_service() as (server, service):
         backend = await service.backend(BACKEND)
         async with AsyncSession(backend) as session:
             pubs = encode_sampler_pubs([SamplerPub.coerce(x_pattern(0b11, 2, 5), 7)])
@@ -116,8 +116,9 @@ async def test_session_run_raw_program_with_callback() -> None:
                 options={"job_tags": ["raw"], "log_level": "INFO"},
                 callback=lambda j: seen.append(j.job_id()),
             )
-            assert "raw" in job.tags
-            assert any(t.startswith("aioqruntime:") for t in job.tags)
+            assert job.tags == ["raw"]  # the user's tags, as the official client shows them
+            assert job.client_tag is not None
+            assert job.client_tag in server.job(job.job_id()).tags
             result = await job
             assert result[0].data.c.get_counts() == {"11": 7}
     assert seen == [job.job_id()]
