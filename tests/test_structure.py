@@ -18,10 +18,6 @@ LONG_FUNCTIONS_ALLOWED: set[str] = set()
 #: Import circles that go through imports inside functions or ``TYPE_CHECKING`` blocks only
 #: (none at module level): the list may only shrink.
 CIRCLES_ALLOWED = {
-    # ServiceCore.encode/submit, kept while primitives/_executor.py calls them (deferred import).
-    frozenset(
-        {"aioqruntime.runtime._core", "aioqruntime.runtime._submit", "aioqruntime.runtime._watcher"}
-    ),
     # The executor primitives and the server's executor program (their own work in progress).
     frozenset(
         {

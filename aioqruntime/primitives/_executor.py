@@ -37,7 +37,14 @@ from aioqruntime.codec import QPY_LOCK
 from aioqruntime.primitives._executor_options import ExecutorOptions, build_options
 from aioqruntime.primitives._isa import check_isa
 from aioqruntime.primitives._pub_checks import bad_mode_error
-from aioqruntime.runtime import AsyncBatch, AsyncRuntimeJob, AsyncSession, ServiceBackend
+from aioqruntime.runtime import (
+    AsyncBatch,
+    AsyncRuntimeJob,
+    AsyncSession,
+    ServiceBackend,
+    run_off_loop,
+    submit_in_job_mode,
+)
 from aioqruntime.runtime._context import current_mode
 from aioqruntime.runtime._decoders import register_result_decoder
 from aioqruntime.runtime._options import RuntimeOptions
@@ -417,19 +424,17 @@ async def submit_program(
     """
     backend = await mode_backend(mode)
     service = backend.service if isinstance(mode, ServiceBackend) else mode.service
-    core = service._core_or_raise()
-    params: dict[str, Any] = await core.encode(prepare, backend)
+    params: dict[str, Any] = await run_off_loop(service, prepare, backend)
     if isinstance(mode, AsyncSession):
         return await mode._submit(
             EXECUTOR_PROGRAM_ID, params, runtime, result_decoder=result_decoder
         )
-    return await core.submit(
+    return await submit_in_job_mode(
+        service,
         program_id=EXECUTOR_PROGRAM_ID,
         backend_name=mode.name,
         params=params,
-        session_id=None,
         options=runtime,
-        watcher=service._watcher_or_raise(),
         result_decoder=result_decoder,
     )
 
