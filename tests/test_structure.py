@@ -18,15 +18,6 @@ LONG_FUNCTIONS_ALLOWED: set[str] = set()
 #: Import circles that go through imports inside functions or ``TYPE_CHECKING`` blocks only
 #: (none at module level): the list may only shrink.
 CIRCLES_ALLOWED = {
-    # The executor primitives and the server's executor program (their own work in progress).
-    frozenset(
-        {
-            "aioqruntime.primitives._executor",
-            "aioqruntime.primitives._executor_estimator",
-            "aioqruntime.primitives._executor_sampler",
-        }
-    ),
-    frozenset({"aioqruntime.server._program_executor", "aioqruntime.server._worker"}),
     # A backend object keeps its service (typing only): next to break.
     frozenset({"aioqruntime.runtime._backend", "aioqruntime.runtime._service"}),
 }

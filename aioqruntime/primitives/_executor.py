@@ -65,6 +65,7 @@ __all__ = [
     "decode_program_result",
     "encode_program",
     "refuse_dry_run",
+    "register_post_processor",
     "resolve_mode",
     "submit_program",
 ]
@@ -332,6 +333,18 @@ def decode_program_result(text: str) -> QuantumProgramResult:
     )
 
 
+#: Result post-processors by semantic role; the executor-based sampler and estimator register
+#: theirs when imported (they build on this module, so it cannot import them).
+_POST_PROCESSORS: dict[str, Callable[[QuantumProgramResult], Any]] = {}
+
+
+def register_post_processor(
+    semantic_role: str, post_process: Callable[[QuantumProgramResult], Any]
+) -> None:
+    """Turn results of ``semantic_role`` jobs found by id into ``post_process(result)``."""
+    _POST_PROCESSORS[semantic_role] = post_process
+
+
 def decode_executor_result(text: str) -> Any:
     """Any executor job's results, as the job's submitter meant them (worker thread).
 
@@ -340,15 +353,9 @@ def decode_executor_result(text: str) -> Any:
     :class:`QuantumProgramResult`. For jobs found again by id (``service.job``, ``resume``),
     whose submitter is not known here.
     """
-    from aioqruntime.primitives._executor_estimator import estimator_postprocess
-    from aioqruntime.primitives._executor_sampler import sampler_postprocess
-
     result = decode_program_result(text)
-    post_processors: dict[str | None, Callable[[QuantumProgramResult], Any]] = {
-        "sampler_v2": sampler_postprocess,
-        "estimator_v2": estimator_postprocess,
-    }
-    post_process = post_processors.get(result.semantic_role)
+    role = result.semantic_role
+    post_process = None if role is None else _POST_PROCESSORS.get(role)
     return result if post_process is None else post_process(result)
 
 
