@@ -152,7 +152,7 @@ def _class_tagged(name: str, value: Callable[[Any], object]) -> Callable[[Any], 
 
 #: What an object matches (a type: ``isinstance``; a string: ``hasattr``) and how it is written.
 #: Tried in order, the official encoder's order (subclasses before their bases, e.g. the spans).
-_ENCODERS: tuple[tuple[type | tuple[type, ...] | str, Callable[[Any], object]], ...] = (
+_ENCODERS: tuple[tuple[type | str, Callable[[Any], object]], ...] = (
     (CouplingMap, list),
     (date, lambda o: tag("datetime", o.isoformat())),
     (complex, lambda o: tag("complex", [o.real, o.imag])),
@@ -191,13 +191,40 @@ _ENCODERS: tuple[tuple[type | tuple[type, ...] | str, Callable[[Any], object]], 
 )
 
 
+_Encode = Callable[[Any], object]
+#: Per class: the attribute entries tried before its first matching type entry, then that entry's
+#: encoder (``None``: no type entry matches). Type checks depend on the class only, so they run
+#: once per class; the attribute checks still run on every object, in the registry's order.
+_PLANS: dict[type, tuple[tuple[tuple[str, _Encode], ...], _Encode | None]] = {}
+_MAX_PLANS = 1024  # classes made on the fly must not grow it without bound
+
+
+def _plan(cls: type) -> tuple[tuple[tuple[str, _Encode], ...], _Encode | None]:
+    attributes: list[tuple[str, _Encode]] = []
+    for kind, encode in _ENCODERS:
+        if isinstance(kind, str):
+            attributes.append((kind, encode))
+        elif issubclass(cls, kind):
+            return tuple(attributes), encode
+    return tuple(attributes), None
+
+
 class WireEncoder(json.JSONEncoder):
     """JSON encoder for the Runtime wire format; also used as QPY's metadata serializer."""
 
     def default(self, o: Any) -> Any:
-        for kind, encode in _ENCODERS:
-            if hasattr(o, kind) if isinstance(kind, str) else isinstance(o, kind):
+        cls = type(o)
+        plan = _PLANS.get(cls)
+        if plan is None:
+            if len(_PLANS) >= _MAX_PLANS:
+                _PLANS.clear()
+            plan = _PLANS[cls] = _plan(cls)
+        attributes, by_type = plan
+        for name, encode in attributes:
+            if hasattr(o, name):
                 return encode(o)
+        if by_type is not None:
+            return by_type(o)
         if callable(o):
             # Same as the official client: callables become null, with a warning.
             warnings.warn(f"{o!r} is not JSON serializable; it is sent as null", stacklevel=2)
