@@ -336,18 +336,10 @@ def _nduv(date: str, name: str, unit: str, value: float) -> dict[str, Any]:
     return {"date": date, "name": name, "unit": unit, "value": value}
 
 
-def _properties(
-    spec: DeviceSpec,
-    rng: random.Random,
-    family: _Family,
-    single_qubit_names: list[str],
-    two_qubit_names: list[str],
-    edges: list[tuple[int, int]],
-) -> dict[str, Any]:
-    date = spec.calibrated_at
-    readout_length = _quantised(rng, 1000.0, 1600.0, family.dt_ns)
-    single_length = _quantised(rng, 32.0, 60.0, family.dt_ns)
-
+def _qubit_records(
+    spec: DeviceSpec, rng: random.Random, date: str, readout_length: float
+) -> list[list[dict[str, Any]]]:
+    """The ``qubits`` list: T1, T2, frequency, readout figures per qubit (in this rng order)."""
     qubits: list[list[dict[str, Any]]] = []
     for q in range(spec.num_qubits):
         t1 = round(rng.uniform(100.0, 350.0), 2)
@@ -371,16 +363,24 @@ def _properties(
         if q in spec.faulty_qubits:
             records.append(_nduv(date, "operational", "", 0))
         qubits.append(records)
+    return qubits
 
-    gates: list[dict[str, Any]] = []
-    faulty_pairs = {(min(a, b), max(a, b)) for a, b in spec.faulty_edges}
 
-    def add_gate(name: str, on: tuple[int, ...], error: float | None, length: float) -> None:
+class _GateRecords:
+    """The ``gates`` list of a properties document, written one calibrated gate at a time."""
+
+    def __init__(self, spec: DeviceSpec) -> None:
+        self.date = spec.calibrated_at
+        self.faulty_pairs = {(min(a, b), max(a, b)) for a, b in spec.faulty_edges}
+        self.gates: list[dict[str, Any]] = []
+
+    def add(self, name: str, on: tuple[int, ...], error: float | None, length: float) -> None:
+        date = self.date
         parameters = [] if error is None else [_nduv(date, "gate_error", "", error)]
         parameters.append(_nduv(date, "gate_length", "ns", length))
-        if len(on) == 2 and (min(on), max(on)) in faulty_pairs:
+        if len(on) == 2 and (min(on), max(on)) in self.faulty_pairs:
             parameters.append(_nduv(date, "operational", "", 0))
-        gates.append(
+        self.gates.append(
             {
                 "qubits": list(on),
                 "gate": name,
@@ -389,43 +389,66 @@ def _properties(
             }
         )
 
+
+def _pair_calibrations(
+    rng: random.Random, family: _Family, edges: list[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """(error, length) per undirected pair: both directions of a symmetric gate share one pulse."""
+    calibrations: dict[tuple[int, int], tuple[float, float]] = {}
+    low, high = family.two_qubit_length_ns
+    for a, b in edges:
+        pair = (min(a, b), max(a, b))
+        if pair not in calibrations:
+            calibrations[pair] = (
+                _log_uniform(rng, 3e-3, 1.5e-2),
+                _quantised(rng, low, high, family.dt_ns),
+            )
+    return calibrations
+
+
+def _properties(
+    spec: DeviceSpec,
+    rng: random.Random,
+    family: _Family,
+    single_qubit_names: list[str],
+    two_qubit_names: list[str],
+    edges: list[tuple[int, int]],
+) -> dict[str, Any]:
+    # The rng is drawn in a fixed order (the documents are deterministic per seed).
+    readout_length = _quantised(rng, 1000.0, 1600.0, family.dt_ns)
+    single_length = _quantised(rng, 32.0, 60.0, family.dt_ns)
+    qubits = _qubit_records(spec, rng, spec.calibrated_at, readout_length)
+    gates = _GateRecords(spec)
+
     single_errors = [_log_uniform(rng, 1e-4, 5e-4) for _ in range(spec.num_qubits)]
     for name in single_qubit_names:
         for q in range(spec.num_qubits):
             if name == "rz":  # a frame change in software: instantaneous and exact
-                add_gate(name, (q,), 0.0, 0.0)
+                gates.add(name, (q,), 0.0, 0.0)
             else:
-                add_gate(name, (q,), single_errors[q], single_length)
+                gates.add(name, (q,), single_errors[q], single_length)
 
-    pair_calibration: dict[tuple[int, int], tuple[float, float]] = {}
-    for a, b in edges:
-        pair = (min(a, b), max(a, b))
-        if pair not in pair_calibration:  # both directions of a symmetric gate share one pulse
-            low, high = family.two_qubit_length_ns
-            pair_calibration[pair] = (
-                _log_uniform(rng, 3e-3, 1.5e-2),
-                _quantised(rng, low, high, family.dt_ns),
-            )
+    pair_calibrations = _pair_calibrations(rng, family, edges)
     for name in two_qubit_names:
         for a, b in edges:
-            error, length = pair_calibration[(min(a, b), max(a, b))]
+            error, length = pair_calibrations[(min(a, b), max(a, b))]
             if name == "rzz":  # a partial entangler: a little better than the full one
                 error = _round_significant(error * 0.8)
-            add_gate(name, (a, b), error, length)
+            gates.add(name, (a, b), error, length)
 
     # reset = measure + conditional flip; IBM reports only its length. Faulty qubits get no entry:
     # qiskit-ibm-runtime 0.51.0's convert_to_target crashes (TypeError) when the first calibrated
     # qubit of a gate without a `gates[]` coupling map (such as reset) is faulty.
     for q in range(spec.num_qubits):
         if q not in spec.faulty_qubits:
-            add_gate("reset", (q,), None, readout_length + single_length)
+            gates.add("reset", (q,), None, readout_length + single_length)
 
     return {
         "backend_name": spec.name,
         "backend_version": spec.backend_version,
-        "last_update_date": date,
+        "last_update_date": spec.calibrated_at,
         "qubits": qubits,
-        "gates": gates,
+        "gates": gates.gates,
         "general": [],
     }
 

@@ -15,6 +15,7 @@ is never cached and is serialized every time, which is slow but never stale.
 from __future__ import annotations
 
 import io
+import json
 import math
 import struct
 import threading
@@ -53,6 +54,7 @@ __all__ = [
     "encode_instruction",
     "encode_parameter",
     "qpy_cache_info",
+    "use_metadata_serializer",
 ]
 
 # The service accepts QPY up to 17 for sampler/estimator params (protocol.md §6.4).
@@ -82,18 +84,29 @@ _DESCRIBED_TYPES: frozenset[type] = frozenset(
 #: threads of raw load/dump with the GC forced on every allocation), so this is isolation, not a
 #: proven fix. It costs nothing measurable: QPY holds the GIL for its work anyway (2 and 32 threads
 #: decoding and encoding Bell pubs ran as many calls per second with the lock as without).
-#: Reentrant: a metadata serializer may itself encode a circuit (:class:`WireEncoder`).
+#: Reentrant: a metadata serializer may itself encode a circuit (the wire encoder).
 _QPY_LOCK = threading.RLock()
 #: The same lock, for QPY calls made outside this module (IBM's wire models read and write the
 #: executor program's QPY blob): hold it around them.
 QPY_LOCK = _QPY_LOCK
 
 
-def _metadata_serializer() -> type[Any]:
-    # Imported late: the JSON encoder itself encodes circuits with this module.
-    from aioqruntime.codec._encoder import WireEncoder
+#: The JSON encoder QPY writes circuit metadata with: the wire encoder, which registers itself
+#: (:func:`use_metadata_serializer`) because it encodes circuits with this module; importing the
+#: ``aioqruntime.codec`` package (done before any of its modules) imports it.
+_metadata_serializer_class: type[json.JSONEncoder] | None = None
 
-    return WireEncoder
+
+def use_metadata_serializer(serializer: type[json.JSONEncoder]) -> None:
+    """Make ``serializer`` the encoder of circuit metadata (the wire encoder, set once)."""
+    global _metadata_serializer_class
+    _metadata_serializer_class = serializer
+
+
+def _metadata_serializer() -> type[json.JSONEncoder]:
+    if _metadata_serializer_class is None:  # pragma: no cover - the package import sets it
+        raise CodecError("internal: the wire encoder is not registered (import aioqruntime.codec)")
+    return _metadata_serializer_class
 
 
 def _dump_circuit(circuit: QuantumCircuit) -> str:
@@ -178,8 +191,6 @@ def circuit_fingerprint(circuit: QuantumCircuit) -> tuple[Any, ...] | None:
 
 
 def _metadata_text(metadata: object) -> str:
-    import json
-
     return json.dumps(metadata, cls=_metadata_serializer(), separators=(",", ":"))
 
 

@@ -37,7 +37,14 @@ from aioqruntime.codec import QPY_LOCK
 from aioqruntime.primitives._executor_options import ExecutorOptions, build_options
 from aioqruntime.primitives._isa import check_isa
 from aioqruntime.primitives._pub_checks import bad_mode_error
-from aioqruntime.runtime import AsyncBatch, AsyncRuntimeJob, AsyncSession, ServiceBackend
+from aioqruntime.runtime import (
+    AsyncBatch,
+    AsyncRuntimeJob,
+    AsyncSession,
+    ServiceBackend,
+    run_off_loop,
+    submit_in_job_mode,
+)
 from aioqruntime.runtime._context import current_mode
 from aioqruntime.runtime._decoders import register_result_decoder
 from aioqruntime.runtime._options import RuntimeOptions
@@ -58,6 +65,7 @@ __all__ = [
     "decode_program_result",
     "encode_program",
     "refuse_dry_run",
+    "register_post_processor",
     "resolve_mode",
     "submit_program",
 ]
@@ -325,6 +333,18 @@ def decode_program_result(text: str) -> QuantumProgramResult:
     )
 
 
+#: Result post-processors by semantic role; the executor-based sampler and estimator register
+#: theirs when imported (they build on this module, so it cannot import them).
+_POST_PROCESSORS: dict[str, Callable[[QuantumProgramResult], Any]] = {}
+
+
+def register_post_processor(
+    semantic_role: str, post_process: Callable[[QuantumProgramResult], Any]
+) -> None:
+    """Turn results of ``semantic_role`` jobs found by id into ``post_process(result)``."""
+    _POST_PROCESSORS[semantic_role] = post_process
+
+
 def decode_executor_result(text: str) -> Any:
     """Any executor job's results, as the job's submitter meant them (worker thread).
 
@@ -333,15 +353,9 @@ def decode_executor_result(text: str) -> Any:
     :class:`QuantumProgramResult`. For jobs found again by id (``service.job``, ``resume``),
     whose submitter is not known here.
     """
-    from aioqruntime.primitives._executor_estimator import estimator_postprocess
-    from aioqruntime.primitives._executor_sampler import sampler_postprocess
-
     result = decode_program_result(text)
-    post_processors: dict[str | None, Callable[[QuantumProgramResult], Any]] = {
-        "sampler_v2": sampler_postprocess,
-        "estimator_v2": estimator_postprocess,
-    }
-    post_process = post_processors.get(result.semantic_role)
+    role = result.semantic_role
+    post_process = None if role is None else _POST_PROCESSORS.get(role)
     return result if post_process is None else post_process(result)
 
 
@@ -417,19 +431,17 @@ async def submit_program(
     """
     backend = await mode_backend(mode)
     service = backend.service if isinstance(mode, ServiceBackend) else mode.service
-    core = service._core_or_raise()
-    params: dict[str, Any] = await core.encode(prepare, backend)
+    params: dict[str, Any] = await run_off_loop(service, prepare, backend)
     if isinstance(mode, AsyncSession):
         return await mode._submit(
             EXECUTOR_PROGRAM_ID, params, runtime, result_decoder=result_decoder
         )
-    return await core.submit(
+    return await submit_in_job_mode(
+        service,
         program_id=EXECUTOR_PROGRAM_ID,
         backend_name=mode.name,
         params=params,
-        session_id=None,
         options=runtime,
-        watcher=service._watcher_or_raise(),
         result_decoder=result_decoder,
     )
 

@@ -32,6 +32,7 @@ from aioqruntime.primitives._executor import (
     decode_program_result,
     encode_program,
     refuse_dry_run,
+    register_post_processor,
     resolve_mode,
     submit_program,
 )
@@ -422,3 +423,7 @@ class AsyncExecutorEstimator(ModeMembers):
         return await submit_program(
             self._mode, prepare, executor_options.runtime_options(), _decode_estimator_result
         )
+
+
+# Executor jobs of this role found again by id decode as this primitive's results.
+register_post_processor(SEMANTIC_ROLE, estimator_postprocess)

@@ -30,6 +30,7 @@ from aioqruntime.primitives._executor import (
     decode_program_result,
     encode_program,
     refuse_dry_run,
+    register_post_processor,
     resolve_mode,
     submit_program,
 )
@@ -381,3 +382,7 @@ def as_pub_list(pubs: Iterable[Any]) -> list[Any]:
     if not items:
         raise InvalidInputError("run() needs at least one pub")
     return items
+
+
+# Executor jobs of this role found again by id decode as this primitive's results.
+register_post_processor(SEMANTIC_ROLE, sampler_postprocess)

@@ -80,16 +80,3 @@ class ServiceCore:
         #: ``submitted``, ``reconciled`` (found by tag after an ambiguous failure),
         #: ``resubmitted`` (confirmed absent, sent again), ``lookups``, ``rejected``, ``ambiguous``.
         self.counters: Counter[str] = Counter()
-
-    # --- transitional: primitives/_executor.py still calls these; new code uses
-    # runtime.run_off_loop / runtime.submit_in_job_mode (or _submit.submit_job) ----------------
-
-    async def encode(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``self.offload.run(fn, *args)``."""
-        return await self.offload.run(fn, *args)
-
-    async def submit(self, **kwargs: Any) -> AsyncRuntimeJob:
-        """``_submit.submit_job(self, **kwargs)``."""
-        from aioqruntime.runtime._submit import submit_job  # deferred: _submit types this core
-
-        return await submit_job(self, **kwargs)

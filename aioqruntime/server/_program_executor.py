@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from aioqruntime.codec import QPY_LOCK
+from aioqruntime.server._circuits import active_qubits, backend_options, compact_circuit
 
 __all__ = [
     "ExecutorProgram",
@@ -365,14 +366,12 @@ def _pubs_for(item: ProgramItem, values: np.ndarray, shots: int, noise_model: An
     from qiskit.primitives.containers.bindings_array import BindingsArray
     from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-    from aioqruntime.server._worker import _active_qubits, _compact
-
     circuit = item.circuit
     # Noise is local (per gate and per qubit readout), so independence survives it.
     parts = _independent_parts(circuit)
     if parts is None:
         if noise_model is None:
-            circuit = _compact(circuit, _active_qubits(circuit))
+            circuit = compact_circuit(circuit, active_qubits(circuit))
         pieces = [(circuit, list(range(values.shape[-1])))]
     else:
         order = {parameter: index for index, parameter in enumerate(item.circuit.parameters)}
@@ -440,14 +439,12 @@ def run_executor(params_text: str, noise_model: Any) -> tuple[str, int]:
     )
     from qiskit_aer.primitives import SamplerV2
 
-    from aioqruntime.server._worker import _backend_options
-
     program = parse_program(params_text)
     rng = np.random.default_rng()
     sampler = SamplerV2(
         default_shots=program.shots,
         seed=int(rng.integers(2**31)),
-        options={"backend_options": _backend_options(noise_model)},
+        options={"backend_options": backend_options(noise_model)},
     )
     data, spans = [], []
     for item in program.items:

@@ -14,6 +14,8 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from aioqruntime.server._circuits import active_qubits, backend_options, compact_circuit
+
 __all__ = ["DEFAULT_PRECISION", "DEFAULT_SHOTS", "JobOutcome", "run_job", "warm_up"]
 
 #: Service defaults when neither the pub nor the options say (protocol.md §3.4).
@@ -115,50 +117,6 @@ def _noise_model(device: tuple[Mapping[str, Any], Mapping[str, Any] | None]) -> 
     return _NOISE_CACHE[key]
 
 
-def _backend_options(noise_model: Any) -> dict[str, Any]:
-    return {} if noise_model is None else {"noise_model": noise_model}
-
-
-def _active_qubits(circuit: Any, extra: Sequence[int] = ()) -> list[int]:
-    """Qubits any instruction touches (plus ``extra``), in index order."""
-    used: set[int] = set(extra)
-    for instruction in circuit.data:
-        for qubit in instruction.qubits:
-            used.add(circuit.find_bit(qubit).index)
-    return sorted(used)
-
-
-def _compact(circuit: Any, active: Sequence[int]) -> Any:
-    """The circuit on just its ``active`` qubits, renumbered; classical bits are kept as they are.
-
-    A 127-qubit ISA circuit of a Bell pair becomes a 2-qubit circuit, so even simulation methods
-    that do not truncate idle qubits themselves stay fast. Control flow keeps its own bit lists,
-    so circuits with control flow are left alone.
-    """
-    if len(active) == circuit.num_qubits or any(
-        getattr(inst.operation, "blocks", ()) for inst in circuit.data
-    ):
-        return circuit
-    from qiskit.circuit import QuantumCircuit, QuantumRegister
-
-    register = QuantumRegister(len(active), "q")
-    position = {q: i for i, q in enumerate(active)}
-    compact = QuantumCircuit(
-        register,
-        *circuit.cregs,
-        name=circuit.name,
-        global_phase=circuit.global_phase,
-        metadata=circuit.metadata,
-    )
-    loose_clbits = [bit for bit in circuit.clbits if not circuit.find_bit(bit).registers]
-    if loose_clbits:
-        compact.add_bits(loose_clbits)
-    for instruction in circuit.data:
-        qubits = [register[position[circuit.find_bit(q).index]] for q in instruction.qubits]
-        compact.append(instruction.operation, qubits, instruction.clbits, copy=False)
-    return compact
-
-
 class Twirling:
     """The twirling a V2 primitive job asked for, resolved as the service resolves it.
 
@@ -235,7 +193,7 @@ def _run_sampler(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
     twirling = sampler_twirling(options)
     seed = _seed(options)
     rng = np.random.default_rng(seed)
-    sampler = SamplerV2(seed=seed, options={"backend_options": _backend_options(noise_model)})
+    sampler = SamplerV2(seed=seed, options={"backend_options": backend_options(noise_model)})
     pub_results, executions = [], 0
     for pub in decode_sampler_params(params):
         shots, randomizations = sampler_pub_shots(pub.shots, options)
@@ -266,7 +224,7 @@ def _run_sampler(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
             shots = pub.shots or int(options.get("default_shots") or DEFAULT_SHOTS)
             circuit = pub.circuit
             if noise_model is None:
-                circuit = _compact(circuit, _active_qubits(circuit))
+                circuit = compact_circuit(circuit, active_qubits(circuit))
             data = sampler.run([SamplerPub(circuit, pub.parameter_values, shots)]).result()[0].data
         metadata["shots"] = shots
         pub_results.append(SamplerPubResult(data, metadata=metadata))
@@ -470,8 +428,8 @@ def _run_estimator(
         circuit, observables = pub.circuit, pub.observables
         if noise_model is None:
             n = circuit.num_qubits
-            active = _active_qubits(circuit, sorted(_observable_qubits(observables, n)))
-            compact = _compact(circuit, active)
+            active = active_qubits(circuit, sorted(_observable_qubits(observables, n)))
+            compact = compact_circuit(circuit, active)
             if compact is not circuit:
                 circuit, observables = compact, _compact_observables(observables, n, active)
         elif not plan.measure_mitigation:
@@ -494,7 +452,7 @@ def _run_estimator(
     estimator = EstimatorV2(
         options={
             "default_precision": plan.default_precision,
-            "backend_options": _backend_options(noise_model),
+            "backend_options": backend_options(noise_model),
             "run_options": run_options,
         }
     )

@@ -26,6 +26,7 @@ from aioqruntime.runtime._core import (
     SubmissionLimiter,
     resolve_submission_rate,
 )
+from aioqruntime.runtime._for_primitives import replace_submission_limiter, submission_limiter
 from tests.client._helpers import api_requests, local_service, server_jobs_by_tag, x_pattern
 
 #: Fast backoff, but the server's Retry-After honoured whole (it is what the test is about).
@@ -110,7 +111,7 @@ async def test_a_service_by_url_on_loopback_sends_a_burst_at_once() -> None:
     # The README's way of reaching `aioqruntime serve`: by URL, with the default pacing.
     options = {"submissions_per_minute": "auto"}
     async with local_service(service_options=options) as (server, service):
-        limiter = service._core_or_raise().limiter
+        limiter = submission_limiter(service)
         assert not limiter.paced
         jobs = await _submit_all(AsyncSampler(await service.backend("ibm_local5")), 12)
         for job in jobs:
@@ -128,7 +129,6 @@ async def test_429s_are_waited_out_and_the_services_rate_is_learned(
     async with local_service(
         rate_limit_per_minute=3, rate_limit_window=1.0, service_options=options
     ) as (server, service):
-        core = service._core_or_raise()
         jobs = await _submit_all(AsyncSampler(await service.backend("ibm_local5")), 10)
         for job in jobs:
             await job  # every one of them succeeded
@@ -138,7 +138,7 @@ async def test_429s_are_waited_out_and_the_services_rate_is_learned(
         assert service.statistics()["retries.429"] == len(refused)
         # None duplicated: exactly one server job per client tag, and no other job.
         assert set(server_jobs_by_tag(server, [job.job_id() for job in jobs]).values()) == {1}
-        pacing = core.limiter.pacing
+        pacing = submission_limiter(service).pacing
         assert pacing.learned and pacing.rule is not None
         assert pacing.rule.limit <= 3 and pacing.rule.window >= 1.0
     held = [r for r in caplog.records if HELD_BACK in r.getMessage()]
@@ -173,9 +173,9 @@ def _warning_event(logger: str, text: str) -> Iterator[tuple[anyio.Event, list[s
 
 async def test_held_back_submissions_are_said_once_and_shown_on_the_progress_bar() -> None:
     async with local_service() as (server, service):
-        core = service._core_or_raise()
         # One per minute: the first goes at once, the next three wait (1, 2 and 3 minutes).
-        core.limiter = limiter = SubmissionLimiter(1, window=60.0)
+        limiter = SubmissionLimiter(1, window=60.0)
+        replace_submission_limiter(service, limiter)
         sampler = AsyncSampler(await service.backend("ibm_local5"))
         server.pause()  # the first job stays pending while the bar is looked at
         first = await sampler.run([x_pattern(1, 1, 5)], shots=1)

@@ -12,6 +12,7 @@ import pytest
 from aioqruntime import AsyncRuntimeService, AsyncSampler, SessionClosedError
 from aioqruntime.runtime._account import resolve_account
 from aioqruntime.runtime._core import SubmissionLimiter
+from aioqruntime.runtime._for_primitives import replace_submission_limiter
 from aioqruntime.server import ServerConfig
 from tests.client._helpers import api_requests, local_service, x_pattern
 
@@ -79,9 +80,9 @@ async def test_user_session_is_not_closed_and_pending_jobs_are_abandoned_at_clos
 async def test_client_side_rate_limit_queues_submissions() -> None:
     async with local_service() as (_server, service):
         backend = await service.backend("ibm_local5")
-        core = service._core_or_raise()
         # One per 50 ms window: of 4 concurrent submissions, 3 queue (none fails).
-        core.limiter = SubmissionLimiter(1, window=0.05)
+        limiter = SubmissionLimiter(1, window=0.05)
+        replace_submission_limiter(service, limiter)
         sampler = AsyncSampler(backend)
         jobs = []
         async with anyio.create_task_group() as tg:
@@ -90,7 +91,8 @@ async def test_client_side_rate_limit_queues_submissions() -> None:
         assert len(jobs) == 4
         for job in jobs:
             await job
-        assert core.limiter.waits == 3
+        assert limiter.waits == 3
+        assert service.statistics()["limiter.waits"] == 3
 
 
 async def _append(into: list[Any], awaitable: Awaitable[Any]) -> None:

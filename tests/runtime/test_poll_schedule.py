@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aioqruntime import AsyncBatch, AsyncSampler, AsyncSession
 from aioqruntime.protocol import PollSchedule
+from aioqruntime.runtime._for_primitives import session_poll_schedule
 from tests.client._helpers import local_service, x_pattern
 
 SLOW_SESSION = PollSchedule(session_interval=0.2, session_ceiling=2.0, max_requests_per_second=5)
@@ -13,11 +14,9 @@ async def test_a_session_watcher_follows_its_own_schedule() -> None:
     async with local_service() as (_server, service):
         backend = await service.backend("ibm_local5")
         async with AsyncSession(backend, poll_schedule=SLOW_SESSION) as session:
-            # The watcher is the session's own (not public); its schedule is what was passed.
-            assert session._watcher is not None
-            assert session._watcher.schedule is SLOW_SESSION
+            # The session's own watcher follows the schedule that was passed.
+            assert session_poll_schedule(session) is SLOW_SESSION
             job = await AsyncSampler(session).run([x_pattern(1, 1, 5)], shots=1)
             assert (await job)[0].data.c.get_counts() == {"1": 1}
         async with AsyncBatch(backend) as batch:
-            assert batch._watcher is not None
-            assert batch._watcher.schedule == PollSchedule()  # the service's default
+            assert session_poll_schedule(batch) == PollSchedule()  # the service's default
