@@ -96,6 +96,10 @@ class Run:
             "wall_over_bound": round(self.wall / self.bound, 3),
             "requests_per_job": round(len(self.requests) / self.jobs, 2),
             "requests_per_s": round(len(self.requests) / self.wall, 1),
+            # Polling (the job list and per-job reads): what PollSchedule's budget bounds.
+            "status_requests_per_s": round(
+                (routes["GET /jobs"] + routes["GET /jobs/{id}"]) / self.wall, 1
+            ),
             "cpu_ms_per_job": round(1000 * self.cpu / self.jobs, 2),
             "resolve_p50_ms": round(self.percentile(0.5), 1),
             "resolve_p90_ms": round(self.percentile(0.9), 1),
@@ -245,6 +249,7 @@ def report(runs: list[Run]) -> None:
         assert isinstance(routes, dict)
         top = ", ".join(f"{route} {count / run.jobs:.2f}" for route, count in routes.items())
         print(f"{run.name}: requests per job by route: {top}")
+        print(f"{run.name}: status requests/s: {run.summary()['status_requests_per_s']}")
         print(f"{run.name}: where the wall time goes: {run.breakdown()}")
 
 

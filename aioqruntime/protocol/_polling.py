@@ -9,11 +9,13 @@ early on its own when a job is submitted; this only decides the idle pace:
 * otherwise from ``session_interval`` (an active session means the service runs our jobs next) or
   ``job_interval`` (job mode, where the official client polls every 0.5 s), growing by ``backoff``
   for each tick on which nothing changed, up to ``session_ceiling`` / ``max_interval``;
-* never faster than the request budget allows: a tick costs ``ceil(pending / page_size)``
-  requests for the pending list plus one for the newest finished page, and ticks are spaced so
-  that at most ``max_requests_per_second`` are sent, whatever the number of jobs (default 10:
-  a tick every 0.2 s for up to 200 pending jobs, the official client's rate for one job; pass
-  ``PollSchedule(max_requests_per_second=20)`` to halve the resolve delay at twice the rate).
+* never faster than the request budget allows: a steady tick costs one request (the newest
+  finished page), a full one (reconciliation, every ``reconcile_every`` × pages ticks)
+  ``ceil(pending / page_size)`` more for the pending list (:meth:`requests_per_tick`), and ticks
+  are spaced so that at most ``max_requests_per_second`` are sent, whatever the number of jobs
+  (default 10: a tick every 0.1 s; ``PollSchedule(max_requests_per_second=20)`` halves the
+  resolve delay at twice the rate). :meth:`next_delay` spaces full ticks; the watcher spaces
+  ticks by :meth:`pace` and the requests it actually sent.
 
 Every delay lies in ``[fast_interval, max(max_interval, budget floor)]``, and it never shrinks
 when the time since the last submission, the number of idle ticks or the number of pending jobs
@@ -52,6 +54,10 @@ class PollSchedule:
     page_size: int = MAX_JOBS_PER_LIST_REQUEST
     #: Pages of the pending list one tick reads at most (the watcher's ``MAX_PENDING_PAGES``).
     max_pages_per_tick: int = 10
+    #: Between full reads of the pending list (reconciliation: status changes, vanished jobs),
+    #: at least this many ticks read only the newest page of finished jobs. The full read's
+    #: extra pages are paid for by stretching the ticks after it, so the average stays in budget.
+    reconcile_every: int = 10
 
     def __post_init__(self) -> None:
         if not 0 < self.fast_interval <= self.session_interval <= self.session_ceiling:
@@ -64,8 +70,8 @@ class PollSchedule:
             raise ValueError("need backoff >= 1, max_requests_per_second > 0, fast_window >= 0")
         if not 1 <= self.page_size <= MAX_JOBS_PER_LIST_REQUEST:
             raise ValueError(f"page_size must be 1..{MAX_JOBS_PER_LIST_REQUEST}")
-        if self.max_pages_per_tick < 1:
-            raise ValueError("max_pages_per_tick must be at least 1")
+        if self.max_pages_per_tick < 1 or self.reconcile_every < 1:
+            raise ValueError("max_pages_per_tick and reconcile_every must be at least 1")
 
     def requests_per_tick(self, pending: int) -> int:
         """Status requests a tick costs for ``pending`` jobs (0 when none are pending): the
@@ -92,6 +98,24 @@ class PollSchedule:
         ``since_submission`` is the time since the last job was submitted (``None``: never);
         ``idle_ticks`` counts consecutive ticks on which no job changed (reset it to 0 on change).
         """
+        pace = self.pace(
+            since_submission=since_submission,
+            pending=pending,
+            session_active=session_active,
+            idle_ticks=idle_ticks,
+        )
+        return pace if pending <= 0 else max(pace, self.budget_floor(pending))
+
+    def pace(
+        self,
+        *,
+        since_submission: float | None,
+        pending: int,
+        session_active: bool,
+        idle_ticks: int = 0,
+    ) -> float:
+        """:meth:`next_delay` before the request budget is applied: the watcher applies the
+        budget itself, from the requests its ticks actually sent (most read one page)."""
         if pending <= 0:
             # Nothing to refresh: the poller sleeps until a submission wakes it; this is a cap.
             return self.max_interval
@@ -105,4 +129,4 @@ class PollSchedule:
             )
             exponent = min(max(idle_ticks, 0), _MAX_IDLE_EXPONENT)
             pace = min(ceiling, start * self.backoff**exponent)
-        return max(pace, self.budget_floor(pending))
+        return pace

@@ -67,7 +67,8 @@ class ServiceCore:
         self.poll_schedule = poll_schedule
         self.offload = Offload(decode_threads)
         self.limiter = SubmissionLimiter(
-            resolve_submission_rate(submissions_per_minute, transport.api_url)
+            resolve_submission_rate(submissions_per_minute, transport.api_url),
+            connections=transport.config.max_connections_per_host,
         )
         self.journal = journal
         #: Jobs of this service by client tag, while their handles are alive (resume() reuses).

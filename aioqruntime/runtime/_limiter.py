@@ -15,12 +15,14 @@ from aioqruntime._exceptions import InvalidInputError
 from aioqruntime.protocol import SlidingWindowLimit
 from aioqruntime.protocol._ratelimit import SubmissionPacing
 from aioqruntime.runtime._account import is_ibm_host
+from aioqruntime.transport import TransportConfig
 
 __all__ = [
     "AUTO",
     "IBM_SUBMISSIONS_PER_MINUTE",
     "NOTICE_AFTER",
     "NOTICE_INTERVAL",
+    "WATCHER_RESERVED_CONNECTIONS",
     "SubmissionLimiter",
     "SubmissionRate",
     "resolve_submission_rate",
@@ -33,6 +35,10 @@ IBM_SUBMISSIONS_PER_MINUTE: Final = 5.0
 #: ``submissions_per_minute`` default: IBM's limit on IBM's hosts, none elsewhere.
 AUTO: Final = "auto"
 SubmissionRate = float | Literal["auto"] | None
+#: Connections per host kept free of submissions for the watcher (one list, results fetches).
+WATCHER_RESERVED_CONNECTIONS: Final = 4
+# The transport's default pool (a limiter made without one: tests).
+_DEFAULT_CONNECTIONS: Final = TransportConfig().max_connections_per_host
 #: A submission held back longer than this is said at WARNING (once per backlog)...
 NOTICE_AFTER: Final = 1.0
 #: ...and not again within this many seconds.
@@ -51,7 +57,13 @@ class SubmissionLimiter:
     how long), at most once per :data:`NOTICE_INTERVAL`; :meth:`backlog` feeds progress bars.
     """
 
-    def __init__(self, per_minute: float | None, *, window: float | None = None) -> None:
+    def __init__(
+        self,
+        per_minute: float | None,
+        *,
+        window: float | None = None,
+        connections: int = _DEFAULT_CONNECTIONS,
+    ) -> None:
         configured: SlidingWindowLimit | None = None
         if per_minute is not None:
             configured = (
@@ -60,6 +72,10 @@ class SubmissionLimiter:
                 else SlidingWindowLimit.per_minute(per_minute)
             )
         self.pacing = SubmissionPacing(configured)
+        #: ``POST /jobs`` in flight at once: the pool's connections to the host but a reserve,
+        #: so that during a big submission burst the watcher's polls and results fetches do
+        #: not queue behind submissions (jobs finishing meanwhile would wait seconds).
+        self.sending = anyio.CapacityLimiter(max(1, connections - WATCHER_RESERVED_CONNECTIONS))
         #: Submissions that had to wait (for the rule or a 429's gate).
         self.waits = 0
         # The slot each waiting submission holds (the backlog's length and depth).

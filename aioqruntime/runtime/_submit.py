@@ -258,7 +258,8 @@ async def _paced_post(
             await before_first_send()
         sent_at = anyio.current_time()
         try:
-            submitted = await _post(core, request, lookup_tag)
+            async with core.limiter.sending:
+                submitted = await _post(core, request, lookup_tag)
         except RateLimitError as exc:
             rejections += 1
             wait = retry_delay(retry, rejections, exc.headers.get("Retry-After"), now=time.time())

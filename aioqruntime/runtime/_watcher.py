@@ -4,9 +4,15 @@ One watcher runs per service (job-mode jobs, ``service.job(id)`` handles) and on
 batch, each inside its owner's task group. A tick costs a bounded number of requests whatever the
 number of jobs:
 
-1. per session id among the pending jobs, ``GET /jobs?pending=true&session_id=…&limit=200``, paged
-   (``ceil(pending / 200)`` requests, capped): every tracked job in it is still pending (its status
-   is updated), every tracked job missing from it has probably finished;
+1. per session id among the pending jobs, usually one request: the newest page of finished jobs
+   (``GET /jobs?pending=false&session_id=…``, newest created first); every tracked job on it has
+   finished. That list is ordered by creation, not by finish, so a job finishing out of order can
+   land below the page: its ``count`` tells how many finished since the last tick, and when fewer
+   new ones are on the page, the tick reads the whole pending list instead (a reconciliation,
+   also done every ``PollSchedule.reconcile_every`` × pages ticks, on a session's first look and
+   after tracking a job read before, for status changes and vanished jobs):
+   ``GET /jobs?pending=true&…`` pages, read at once, at most ``max_pages_per_tick``; every tracked
+   job missing from them has probably finished;
 2. the probable finishers are confirmed with ``GET /jobs?pending=false&session_id=…`` pages
    (newest first, so recent jobs come first) and, for the few not found there, a per-job
    ``GET /jobs/{id}`` (at most :data:`MAX_SINGLE_GETS` per tick);
@@ -17,9 +23,10 @@ number of jobs:
    exponential backoff per job (the service's ``RetryPolicy``), for as long as the watcher runs.
    The decoded result is kept on the job object for as long as it lives.
 
-Between ticks the watcher sleeps on an ``anyio.Event`` (set by each submission) for the delay of
-:class:`PollSchedule` (its owner's), stretched so that the requests per second actually sent stay
-under the schedule's ``max_requests_per_second``.
+Ticks are spaced start to start by the pace of :class:`PollSchedule` (its owner's); a wake (each
+submission sets an ``anyio.Event``) cuts the pace short but never the budget: the requests per
+second actually sent stay under the schedule's ``max_requests_per_second``, a reconciliation's
+extra pages paid back by stretching the ticks after it.
 
 A service without the list form (an emulation answering 404/405/501 to ``GET /jobs``, or one
 whose pages cannot be read :data:`MALFORMED_BEFORE_FALLBACK` ticks in a row) is followed job by
@@ -52,7 +59,6 @@ from aioqruntime._exceptions import (
     QRuntimeError,
 )
 from aioqruntime.protocol import (
-    MAX_JOBS_PAGE,
     Job,
     JobList,
     PollSchedule,
@@ -80,8 +86,6 @@ logger = logging.getLogger("aioqruntime.runtime")
 
 #: Per tick, at most this many per-job ``GET /jobs/{id}`` confirmations (the rest wait a tick).
 MAX_SINGLE_GETS = 20
-#: Per tick and session, at most this many pages of the pending list (200 jobs each).
-MAX_PENDING_PAGES = 10
 #: Results fetched at once.
 RESULT_FETCH_CONCURRENCY = 8
 #: ``GET /jobs`` answers meaning the service has no list form (an emulation without it).
@@ -144,6 +148,18 @@ class JobWatcher:
         self._looked_at: dict[str, float] = {}
         #: Ticks that followed jobs one by one because the job list could not answer.
         self.fallback_ticks = 0
+        #: Ticks that read the whole pending list (reconciliation) rather than only the newest
+        #: page of finished jobs.
+        self.reconcile_ticks = 0
+        # Pacing (see _plan_next_tick): no tick before _budget_until, the next one at _next_tick.
+        self._budget_until = float("-inf")
+        self._next_tick = float("-inf")
+        self._budget_debt = 0.0
+        self._groups = 1
+        # Per session id: the newest page of finished jobs as last read (its count, its ids).
+        self._newest_finished: dict[str | None, tuple[int, frozenset[str]]] = {}
+        self._ticks_since_reconcile = 0
+        self._reconcile_due = False
 
     # --- registry (sync) -----------------------------------------------------------------------
 
@@ -153,6 +169,10 @@ class JobWatcher:
             return
         state.watcher = self
         self._jobs[state.job_id] = state
+        if state.last_seen is not None:
+            # Read from the service before (service.job, a listing, resume): it may have finished
+            # long ago, below the newest finished page; only the full read finds it.
+            self._reconcile_due = True
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
         self.wake(urgent=True)
 
@@ -238,8 +258,8 @@ class JobWatcher:
     async def _loop(self) -> None:
         while True:
             self._run_due_callbacks()
-            requests = 0
-            if self._jobs:
+            if self._jobs and anyio.current_time() >= self._budget_until:
+                started = anyio.current_time()
                 before, self._changes = self.requests, 0
                 await self._tick()
                 requests = self.requests - before
@@ -249,29 +269,51 @@ class JobWatcher:
                 self._tick_done = anyio.Event()
                 # Back off while nothing moves; any change resets the pace.
                 self._idle_ticks = 0 if self._changes else self._idle_ticks + 1
+                self._plan_next_tick(started, requests)
             self._run_due_callbacks()
-            await self._sleep(requests)
+            await self._sleep()
 
-    async def _sleep(self, requests: int) -> None:
-        if not self._jobs and not self._due:
-            # Nothing to watch: sleep until a job is tracked or a callback is due. No polling.
-            await self._wake.wait()
-            self._wake = anyio.Event()
-            return
+    def _plan_next_tick(self, started: float, requests: int) -> None:
+        """Space ticks start to start: the pace of the schedule, never faster than the budget.
+
+        A tick that read more than its steady cost (a full read of the pending list, per-job
+        confirmations) leaves a debt, paid back over the next ``reconcile_every`` ticks by
+        stretching them, so one costly tick does not stall detection for a whole second while
+        the requests per second stay under the ceiling on average.
+        """
+        schedule = self._schedule
+        rps = schedule.max_requests_per_second
+        steady = requests if self._lists_failed_at is not None else min(requests, self._groups)
+        self._budget_debt += (requests - steady) / rps
+        floor = steady / rps + self._budget_debt / schedule.reconcile_every
         since = (
             None if self._last_submission is None else anyio.current_time() - self._last_submission
         )
-        delay = self._schedule.next_delay(
+        pace = schedule.pace(
             since_submission=since,
             pending=len(self._jobs),
             session_active=self._session_scoped,
             idle_ticks=self._idle_ticks,
         )
-        # Requests per second stay under the ceiling however many pages a tick needed.
-        delay = max(delay, requests / self._schedule.max_requests_per_second)
-        with anyio.move_on_after(delay):
+        gap = max(pace, floor)
+        # Whatever the gap holds beyond the steady cost pays the debt back.
+        self._budget_debt = max(0.0, self._budget_debt - (gap - steady / rps))
+        self._budget_until = started + floor
+        self._next_tick = started + gap
+
+    async def _sleep(self) -> None:
+        if not self._jobs and not self._due:
+            # Nothing to watch: sleep until a job is tracked or a callback is due. No polling.
             await self._wake.wait()
-        self._wake = anyio.Event()
+            self._wake = anyio.Event()
+            self._next_tick = self._budget_until
+            return
+        with anyio.move_on_after(max(0.0, self._next_tick - anyio.current_time())):
+            await self._wake.wait()
+        if self._wake.is_set():
+            # A wake (a submission, a due callback) cuts the pace short, never the budget.
+            self._wake = anyio.Event()
+            self._next_tick = self._budget_until
 
     def _run_due_callbacks(self) -> None:
         errors: list[BaseException] = []
@@ -313,9 +355,19 @@ class JobWatcher:
             groups.setdefault(state.session_id, set()).add(job_id)
         finished: list[Job] = []
         malformed = answered = False
+        self._groups = len(groups)
+        # Every reconcile_every-th tick (more rarely when the pending list spans several pages,
+        # so that its reading stays a small share of the budget) reads the whole pending list.
+        pages = -(-len(self._jobs) // self._schedule.page_size)
+        every = self._schedule.reconcile_every * max(
+            1, min(pages, self._schedule.max_pages_per_tick)
+        )
+        reconcile = self._reconcile_due or self._ticks_since_reconcile + 1 >= every
+        self._reconcile_due = False
+        self._ticks_since_reconcile = 0 if reconcile else self._ticks_since_reconcile + 1
         for session_id, ids in groups.items():
             try:
-                finished.extend(await self._refresh_group(session_id, ids))
+                finished.extend(await self._refresh_group(session_id, ids, reconcile=reconcile))
                 answered = True
             except APIStatusError as exc:
                 if exc.status in _LIST_MISSING:
@@ -421,7 +473,62 @@ class JobWatcher:
         error.__cause__ = cause
         self._fire(state.settle(error=error), state)
 
-    async def _refresh_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
+    async def _refresh_group(
+        self, session_id: str | None, ids: set[str], *, reconcile: bool
+    ) -> list[Job]:
+        """The jobs of ``ids`` (one session's) that finished since the last tick.
+
+        Usually one request: the newest page of finished jobs (newest created first). Jobs
+        finishing out of creation order may land below it; the page's ``count`` says how many
+        finished since the last read, so when fewer new ones are on the page than that, or on a
+        reconciliation tick, or on the first look, the whole pending list is read instead.
+        """
+        last = self._newest_finished.get(session_id)
+        if reconcile or last is None:
+            return await self._reconcile_group(session_id, ids)
+        page = await self._list(pending=False, session_id=session_id, offset=0)
+        finished = self._finished_on(page, ids)
+        self._newest_finished[session_id] = _page_mark(page)
+        last_count, last_ids = last
+        new = sum(1 for item in page.jobs if item.id not in last_ids)
+        if new >= page.count - last_count:
+            return finished
+        logger.debug(
+            "watcher %s: %d jobs finished since the last tick, %d on the newest page: "
+            "reading the pending list",
+            self.name,
+            page.count - last_count,
+            new,
+        )
+        return await self._reconcile_group(session_id, ids)
+
+    def _finished_on(self, page: JobList, ids: set[str]) -> list[Job]:
+        return [item for item in page.jobs if item.id in ids and is_server_terminal(item.status)]
+
+    async def _pending_pages(self, session_id: str | None, first: JobList) -> list[JobList]:
+        """The pending list after its first page, its pages read at once (up to the cap)."""
+        pages: list[JobList | None] = [None] * max(
+            0,
+            min(
+                -(-first.count // self._schedule.page_size),
+                self._schedule.max_pages_per_tick,
+            )
+            - 1,
+        )
+        if not first.jobs or len(first.jobs) >= first.count:
+            return []
+
+        async def read(index: int) -> None:
+            offset = len(first.jobs) + index * self._schedule.page_size
+            pages[index] = await self._list(pending=True, session_id=session_id, offset=offset)
+
+        async with anyio.create_task_group() as tg:
+            for index in range(len(pages)):
+                tg.start_soon(read, index)
+        return [page for page in pages if page is not None]
+
+    async def _reconcile_group(self, session_id: str | None, ids: set[str]) -> list[Job]:
+        self.reconcile_ticks += 1
         finished: dict[str, Job] = {}
         first: list[JobList] = []
         errors: list[APIError | ProtocolError] = []
@@ -438,11 +545,8 @@ class JobWatcher:
             except (APIError, ProtocolError) as exc:
                 errors.append(exc)
                 return
-            finished.update(
-                (item.id, item)
-                for item in page.jobs
-                if item.id in ids and is_server_terminal(item.status)
-            )
+            self._newest_finished[session_id] = _page_mark(page)
+            finished.update((item.id, item) for item in self._finished_on(page, ids))
 
         # Both first pages in one round trip: what is still pending, and what just finished
         # (newest first, so jobs we submitted recently are on it).
@@ -451,22 +555,17 @@ class JobWatcher:
             tg.start_soon(newest_finished_page)
         if errors:
             raise errors[0]
+        pages = [first[0], *await self._pending_pages(session_id, first[0])]
         still_pending: set[str] = set()
-        page = first[0]
-        offset = 0
-        for pages in range(1, MAX_PENDING_PAGES + 1):
+        for page in pages:
             for item in page.jobs:
                 state = self._jobs.get(item.id)
                 if state is not None and item.id in ids and item.id not in finished:
                     self._changes += state.apply(item)
                     still_pending.add(item.id)
-            offset += len(page.jobs)
-            if not page.jobs or offset >= page.count:
-                break
-            if pages == MAX_PENDING_PAGES:
-                # Too many pending jobs for one tick: settle only what is known to be final.
-                return list(finished.values())
-            page = await self._list(pending=True, session_id=session_id, offset=offset)
+        if sum(len(page.jobs) for page in pages) < first[0].count:
+            # Too many pending jobs for one tick: settle only what is known to be final.
+            return list(finished.values())
         remaining = ids - still_pending - finished.keys()
         if remaining:
             finished.update(await self._confirm_finished(session_id, remaining))
@@ -480,7 +579,7 @@ class JobWatcher:
         if len(remaining) > 2:
             # Older finished jobs: further pages of the finished list, newest first.
             offset = 0
-            pages = -(-len(remaining) // MAX_JOBS_PAGE) + 1
+            pages = -(-len(remaining) // self._schedule.page_size) + 1
             for _ in range(pages):
                 page = await self._list(pending=False, session_id=session_id, offset=offset)
                 for item in page.jobs:
@@ -517,7 +616,7 @@ class JobWatcher:
         self.requests += 1
         # include_mocks: jobs on mock (dry-run) devices are ours to watch too.
         return await self._core.client.jobs.list(
-            limit=MAX_JOBS_PAGE,
+            limit=self._schedule.page_size,
             offset=offset,
             pending=pending,
             session_id=session_id,
@@ -622,6 +721,11 @@ class JobWatcher:
         self._due.extend((fn, state.handle) for fn in callbacks)
         if not self._jobs and not self._settling:
             self._idle.set()
+
+
+def _page_mark(page: JobList) -> tuple[int, frozenset[str]]:
+    """What a tick remembers of the newest finished page: how many there were, which."""
+    return page.count, frozenset(item.id for item in page.jobs)
 
 
 def _missing(job_id: str, exc: NotFoundError) -> JobError:
