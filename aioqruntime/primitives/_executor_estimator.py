@@ -37,7 +37,8 @@ from aioqruntime.primitives._executor import (
     submit_program,
 )
 from aioqruntime.primitives._executor_options import ExecutorEstimatorOptions, build_options
-from aioqruntime.primitives._executor_sampler import as_pub_list, check_pub_circuit, twirling_shots
+from aioqruntime.primitives._executor_sampler import check_pub_circuit, twirling_shots
+from aioqruntime.primitives._pubs import as_pub_list, coerce_estimator_pubs
 from aioqruntime.runtime import AsyncRuntimeJob, ServiceBackend
 
 __all__ = ["AsyncExecutorEstimator", "estimator_postprocess", "finalize_estimator_options"]
@@ -100,18 +101,6 @@ def _resolve_shots(
     return math.ceil(1.0 / options.default_precision**2), None
 
 
-def _coerce(pubs: list[Any], precision: float | None) -> list[Any]:
-    from qiskit.primitives.containers.estimator_pub import EstimatorPub
-
-    coerced = []
-    for index, pub in enumerate(pubs):
-        try:
-            coerced.append(EstimatorPub.coerce(pub, precision))
-        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-            raise InvalidInputError(f"invalid estimator pub {index}: {exc}") from exc
-    return coerced
-
-
 def _has_projectors(pub: Any) -> bool:
     projectors = set("01rl+-")
     return any(set(term) & projectors for obs in pub.observables.ravel() for term in obs)
@@ -126,7 +115,7 @@ def prepare_estimator_program(
     """The pubs as one ``QuantumProgram`` of qiskit-mitigation tasks (worker thread)."""
     from qiskit_mitigation import TREX
 
-    coerced = _coerce(pubs, precision)
+    coerced = coerce_estimator_pubs(pubs, precision)
     final = finalize_estimator_options(options)
     shots, resolved_precision = _resolve_shots(coerced, precision, final)
     mitigate = bool(final.resilience.measure_mitigation)
@@ -393,7 +382,7 @@ class AsyncExecutorEstimator(ModeMembers):
 
         if types not in ("gates", "all"):
             raise InvalidInputError(f"types must be 'gates' or 'all', got {types!r}")
-        coerced = _coerce(as_pub_list(pubs), None)
+        coerced = coerce_estimator_pubs(as_pub_list(pubs), None)
         # Not build_options: the noise model PEC will need is what these layers are for.
         final = finalize_estimator_options(copy.deepcopy(self.options))
         task_class, _ = _task_kind(final, 1)

@@ -40,6 +40,7 @@ from aioqruntime.primitives._executor_options import (
     build_options,
 )
 from aioqruntime.primitives._isa import check_isa
+from aioqruntime.primitives._pubs import as_pub_list, coerce_sampler_pubs
 from aioqruntime.runtime import AsyncRuntimeJob, ServiceBackend
 
 __all__ = ["AsyncExecutorSampler", "bit_array_from_bits", "sampler_postprocess", "twirling_shots"]
@@ -91,18 +92,6 @@ def check_pub_circuit(index: int, circuit: Any, backend: ServiceBackend) -> None
                 f"pub {index}: the circuit holds a box ({instruction.operation.name!r}); the "
                 "executor-based primitives place their own twirling boxes, remove it"
             )
-
-
-def coerce_sampler_pubs(pubs: list[Any], shots: int | None) -> list[Any]:
-    from qiskit.primitives.containers.sampler_pub import SamplerPub
-
-    coerced = []
-    for index, pub in enumerate(pubs):
-        try:
-            coerced.append(SamplerPub.coerce(pub, shots))
-        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-            raise InvalidInputError(f"invalid sampler pub {index}: {exc}") from exc
-    return coerced
 
 
 def prepare_sampler_program(
@@ -368,20 +357,6 @@ class AsyncExecutorSampler(ModeMembers):
         return await submit_program(
             self._mode, prepare, executor_options.runtime_options(), _decode_sampler_result
         )
-
-
-def as_pub_list(pubs: Iterable[Any]) -> list[Any]:
-    from qiskit.circuit import QuantumCircuit
-
-    if isinstance(pubs, QuantumCircuit):
-        raise InvalidInputError("run() takes a list of pubs: pass [circuit], not circuit")
-    try:
-        items = list(pubs)
-    except TypeError as exc:
-        raise InvalidInputError(f"run() takes a list of pubs, got {type(pubs).__name__}") from exc
-    if not items:
-        raise InvalidInputError("run() needs at least one pub")
-    return items
 
 
 # Executor jobs of this role found again by id decode as this primitive's results.

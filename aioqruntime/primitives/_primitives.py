@@ -43,6 +43,7 @@ from aioqruntime.primitives._pub_checks import (
     check_observables,
     check_rzz_angles,
 )
+from aioqruntime.primitives._pubs import as_pub_list, coerce_estimator_pubs, coerce_sampler_pubs
 from aioqruntime.runtime import (
     AsyncBatch,
     AsyncRuntimeJob,
@@ -281,18 +282,10 @@ class AsyncSampler(_Primitive[SamplerOptions]):
         """
         if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int)):
             raise InvalidInputError(f"shots must be an int, got {shots!r}")
-        return await self._submit(_as_list(pubs), shots, dry_run)
+        return await self._submit(as_pub_list(pubs), shots, dry_run)
 
     def _coerce(self, items: list[Any], default: Any) -> list[Any]:
-        from qiskit.primitives.containers.sampler_pub import SamplerPub
-
-        coerced = []
-        for index, pub in enumerate(items):
-            try:
-                coerced.append(SamplerPub.coerce(pub, default))
-            except _COERCE_ERRORS as exc:
-                raise InvalidInputError(f"invalid sampler pub {index}: {exc}") from exc
-        return coerced
+        return coerce_sampler_pubs(items, default)
 
     def _encode(self, coerced: list[Any]) -> list[Any]:
         from aioqruntime.codec import encode_sampler_pubs
@@ -330,7 +323,7 @@ class AsyncEstimator(_Primitive[EstimatorOptions]):
         """
         if precision is not None:
             _check_precision(precision, "precision")
-        return await self._submit(_as_list(pubs), precision, dry_run)
+        return await self._submit(as_pub_list(pubs), precision, dry_run)
 
     def _check_run(self, backend: ServiceBackend, options: Mapping[str, Any]) -> None:
         resilience = options.get("resilience") or {}
@@ -347,14 +340,7 @@ class AsyncEstimator(_Primitive[EstimatorOptions]):
             )
 
     def _coerce(self, items: list[Any], default: Any) -> list[Any]:
-        from qiskit.primitives.containers.estimator_pub import EstimatorPub
-
-        coerced = []
-        for index, pub in enumerate(items):
-            try:
-                coerced.append(EstimatorPub.coerce(pub, default))
-            except _COERCE_ERRORS as exc:
-                raise InvalidInputError(f"invalid estimator pub {index}: {exc}") from exc
+        coerced = coerce_estimator_pubs(items, default)
         for index, pub in enumerate(coerced):
             if pub.precision is not None:
                 _check_precision(pub.precision, f"pub {index}: precision")
@@ -366,24 +352,6 @@ class AsyncEstimator(_Primitive[EstimatorOptions]):
 
         encoded: list[Any] = encode_estimator_pubs(coerced)
         return encoded
-
-
-def _as_list(pubs: Iterable[Any]) -> list[Any]:
-    from qiskit.circuit import QuantumCircuit
-
-    if isinstance(pubs, QuantumCircuit):
-        raise InvalidInputError("run() takes a list of pubs: pass [circuit], not circuit")
-    try:
-        items = list(pubs)
-    except TypeError as exc:
-        raise InvalidInputError(f"run() takes a list of pubs, got {type(pubs).__name__}") from exc
-    if not items:
-        raise InvalidInputError("run() needs at least one pub")
-    return items
-
-
-#: What qiskit's pub coercion raises for input of the wrong shape or type.
-_COERCE_ERRORS = (ValueError, TypeError, AttributeError, IndexError, KeyError)
 
 
 def _check_precision(value: Any, what: str) -> None:
