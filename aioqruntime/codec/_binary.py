@@ -37,6 +37,7 @@ __all__ = [
     "inflate",
     "inflate_limit",
     "max_inflated_bytes",
+    "whole_document_limit_set",
 ]
 
 
@@ -82,6 +83,12 @@ class _Budget:
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("aioqruntime_codec_inflate_budget", default=None)
+
+
+def whole_document_limit_set() -> bool:
+    """Whether an :func:`inflate_limit` with a ``total`` is counting in the current context."""
+    budget = _budget.get()
+    return budget is not None and budget.remaining is not None
 
 
 def max_inflated_bytes() -> int:

@@ -39,6 +39,7 @@ from qiskit.result import Result
 
 from aioqruntime._exceptions import CodecError
 from aioqruntime.codec._binary import decode_ndarray
+from aioqruntime.codec._parallel import split_payloads, take_payload
 from aioqruntime.codec._paths import ROOT, Path, child, fail
 from aioqruntime.codec._qpy import decode_circuit, decode_instruction, decode_parameter
 from aioqruntime.codec._results import RESULT_DECODERS
@@ -127,7 +128,8 @@ def _ndarray(value: object, path: Path) -> object:
     if isinstance(value, str):
         if value in _EXTRAPOLATORS:
             return value
-        return decode_ndarray(value, path)
+        ready = take_payload(value, path)
+        return decode_ndarray(value, path) if ready is None else ready
     if isinstance(value, (int, float, list)) and not isinstance(value, bool):
         # Object-dtype arrays travel as plain JSON lists.
         try:
@@ -318,19 +320,25 @@ def decode_tree(node: object, path: Path = ROOT) -> object:
     return node
 
 
+def _parse(text: str | bytes) -> object:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CodecError(f"invalid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise CodecError("document nested too deeply") from exc
+
+
 def loads(text: str | bytes) -> object:
     """Parse Runtime JSON text into Python objects (circuits, arrays, Qiskit result classes...).
+
+    Large array payloads are decoded ahead of the rest, on several cores (``_parallel``).
 
     Raises:
         CodecError: the text is not JSON, or a tag is unknown or malformed; ``.path`` says where.
     """
     try:
-        tree = json.loads(text)
-    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise CodecError(f"invalid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise CodecError("document nested too deeply") from exc
-    try:
-        return decode_tree(tree)
+        with split_payloads(text, _parse) as tree:
+            return decode_tree(tree)
     except RecursionError as exc:
         raise CodecError("document nested too deeply") from exc
