@@ -9,7 +9,8 @@ inputs for both sides; each figure is the best of ``--repeat`` runs (default 5).
     * cold: the same with our QPY cache cleared before every job;
     * distinct: 1,000 different circuit objects, each encoded once (no cache can help);
     * one job of 1,000 pubs;
-(b) decoding a sampler result of 100 pubs x 10,000 shots x 100 bits;
+(b) decoding a sampler result of 100 pubs x 10,000 shots x 100 bits: as ``loads`` does it (its
+    large array payloads decode on a small thread pool), and again on one thread only;
 (c) decoding an estimator result of 100 pubs with evs/stds of shape (100,).
 
 Result documents are written by the official encoder (what the service sends). Before timing,
@@ -197,9 +198,7 @@ def bench_sampler_result(pubs: int, shots: int, bits: int, repeat: int) -> list[
     assert all(a.data.meas == b.data.meas for a, b in zip(mine, theirs, strict=True))  # type: ignore[union-attr]
     again = _official_loads(dumps(mine))  # and the official decoder reads ours back
     assert all(a.data.meas == b.data.meas for a, b in zip(again, theirs, strict=True))
-    ours, official, ratios = _pair(
-        lambda: loads(text), lambda: _official_loads(text), 3 * repeat
-    )
+    ours, official, ratios = _pair(lambda: loads(text), lambda: _official_loads(text), 3 * repeat)
     size = len(text) / 1e6
     label = f"(b) decode sampler result {pubs} x {shots} shots x {bits} bits ({size:.1f} MB)"
     # Our large payloads inflate on a small thread pool; the same decode on one thread only:

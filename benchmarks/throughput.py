@@ -15,6 +15,11 @@ finished on the server -> the client holds its result) p50/p99, with requests pe
 
     python benchmarks/throughput.py [--jobs 200] [--latency 0.05] [--lanes 4]
         [--execution-delay 0.2] [--threads 32] [--sequential] [--skip-official]
+        [--poll-rps 10] [--poll-interval S]
+
+``--poll-rps`` sets our status-request budget (default 10 per second; the tick follows it): the
+resolve latency's floor is half a tick plus one results request, so this is the trade between
+requests per second and latency.
 
 Loopback only; the official client is pointed at the server by configuration, never at IBM.
 """
@@ -253,6 +258,21 @@ def report(runs: list[Run]) -> None:
         print(f"{run.name}: where the wall time goes: {run.breakdown()}")
 
 
+def poll_schedule(rps: float | None, interval: float | None) -> PollSchedule | None:
+    """Our schedule for a status budget of ``rps`` requests/s (``None``: the default, 10)."""
+    if rps is None and interval is None:
+        return None
+    default = PollSchedule()
+    rps = default.max_requests_per_second if rps is None else rps
+    interval = 1 / rps if interval is None else interval
+    return PollSchedule(
+        fast_interval=min(default.fast_interval, interval),
+        session_interval=interval,
+        session_ceiling=max(default.session_ceiling, interval),
+        max_requests_per_second=rps,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=200)
@@ -264,13 +284,15 @@ def main() -> None:
     parser.add_argument("--skip-official", action="store_true")
     parser.add_argument("--json", help="also write the summaries to this JSON file")
     parser.add_argument(
-        "--poll-rps", type=float, help="our PollSchedule(max_requests_per_second=...)"
+        "--poll-rps",
+        type=float,
+        help="our status-request budget, PollSchedule(max_requests_per_second=...); the tick "
+        "interval in a session follows it (1 / budget) unless --poll-interval says otherwise",
     )
+    parser.add_argument("--poll-interval", type=float, help="our PollSchedule(session_interval)")
     args = parser.parse_args()
     refuse_non_loopback()
-    schedule = (
-        None if args.poll_rps is None else PollSchedule(max_requests_per_second=args.poll_rps)
-    )
+    schedule = poll_schedule(args.poll_rps, args.poll_interval)
     spec = f"/*:latency={args.latency}"
     print(machine())
     server_args = ["--lanes", str(args.lanes), "--execution-delay", str(args.execution_delay)]
