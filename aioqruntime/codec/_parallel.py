@@ -55,6 +55,16 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool_after_fork() -> None:
+    # A forked child has none of the parent's threads: a pool inherited from the parent would
+    # queue work that nothing runs. The child makes its own on first use.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 class _Cut:
     """One payload cut out of the text: where it was and, once decoded, its array."""
 

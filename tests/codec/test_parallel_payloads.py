@@ -213,3 +213,29 @@ def test_any_document_decodes_as_the_whole_parse_does(tree: Any, compact: bool) 
         if compact:
             text = json.dumps(json.loads(text), separators=(",", ":"))
         _same_tree(loads(text), _plain(text))
+
+
+def _decode_in_child(text: str, queue: Any) -> None:
+    decoded = loads(text)
+    assert isinstance(decoded, dict)
+    queue.put(int(sum(int(pub["meas"].sum()) for pub in decoded["pubs"])))
+
+
+def test_a_forked_child_decodes_with_its_own_pool(decoded_ahead: list[str]) -> None:
+    import multiprocessing
+
+    text, arrays = _big_document()
+    loads(text)  # the parent's pool exists now
+    assert decoded_ahead  # (and was used)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_decode_in_child, args=(text, queue))
+    child.start()
+    try:
+        total = queue.get(timeout=60)  # an inherited, thread-less pool would never answer
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.kill()
+    assert total == sum(int(a.sum()) for a in arrays)
+    assert child.exitcode == 0
