@@ -4,8 +4,10 @@ A big sampler result is mostly ``ndarray`` payloads (base64 of deflated NPY). Pa
 strings as JSON costs about half as much as inflating them, and inflating them one after the
 other leaves the other cores idle. So before :func:`json.loads`, :func:`split_payloads` finds
 each ``"__type__": "ndarray", "__value__": "<payload>"`` whose payload is long, puts a short
-unique placeholder in its place, and decodes the payloads in a thread pool (``zlib-ng`` and
-``pybase64`` release the GIL) while the much shorter rest of the text is parsed.
+unique placeholder in its place, and decodes the payloads in a thread pool while the much
+shorter rest of the text is parsed. Inflating (``zlib-ng``) and copying into the arrays run
+without the GIL, slicing and base64 with it: on 2 cores the pool decodes about 1.4 times as
+fast as one thread, and the cut alone saves most of the JSON parse.
 
 Safety of the cut: a base64 payload holds neither ``"`` nor ``\\``, so it ends at the next
 quote; one holding a backslash (an escaped ``\\/``, say) is left in place. After parsing, every
