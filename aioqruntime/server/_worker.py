@@ -12,9 +12,13 @@ import math
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from aioqruntime.server._circuits import active_qubits, backend_options, compact_circuit
+
+if TYPE_CHECKING:
+    from aioqruntime.codec import ExecutionSpan
 
 __all__ = ["DEFAULT_PRECISION", "DEFAULT_SHOTS", "JobOutcome", "run_job", "warm_up"]
 
@@ -186,7 +190,7 @@ def _run_sampler(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
     from qiskit.primitives.containers.sampler_pub import SamplerPub
     from qiskit_aer.primitives import SamplerV2
 
-    from aioqruntime.codec import decode_sampler_params, dumps
+    from aioqruntime.codec import ExecutionSpans, decode_sampler_params, dumps
     from aioqruntime.server._program_executor import run_twirled
 
     options = _options(params)
@@ -194,8 +198,9 @@ def _run_sampler(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
     seed = _seed(options)
     rng = np.random.default_rng(seed)
     sampler = SamplerV2(seed=seed, options={"backend_options": backend_options(noise_model)})
-    pub_results, executions = [], 0
-    for pub in decode_sampler_params(params):
+    pub_results, executions, spans = [], 0, []
+    for index, pub in enumerate(decode_sampler_params(params)):
+        started = datetime.now(timezone.utc)
         shots, randomizations = sampler_pub_shots(pub.shots, options)
         metadata: dict[str, Any] = {"circuit_metadata": dict(pub.circuit.metadata)}
         twirled = None
@@ -229,7 +234,48 @@ def _run_sampler(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
         metadata["shots"] = shots
         pub_results.append(SamplerPubResult(data, metadata=metadata))
         executions += shots * max(1, pub.parameter_values.size)
-    return dumps(PrimitiveResult(pub_results, metadata={"version": 2})), executions
+        spans.append(
+            _pub_span(index, started, pub.parameter_values.shape, shots, randomizations, twirled)
+        )
+    execution = {"execution_spans": ExecutionSpans(spans)}
+    return dumps(
+        PrimitiveResult(pub_results, metadata={"execution": execution, "version": 2})
+    ), executions
+
+
+def _pub_span(
+    index: int,
+    started: datetime,
+    shape: tuple[int, ...],
+    shots: int,
+    randomizations: int | None,
+    twirled: object,
+) -> ExecutionSpan:
+    """The span of one pub's execution, as the service reports it: one pub per span here, its
+    whole data (twirled data as randomizations x shots per randomization, cut to the shots)."""
+    from aioqruntime.codec import DoubleSliceSpan, TwirledSliceSpanV2
+
+    stopped = datetime.now(timezone.utc)
+    rows = math.prod(shape)
+    if twirled is None or randomizations is None:
+        return DoubleSliceSpan(
+            started, stopped, {index: ((*shape, shots), slice(0, rows), slice(0, shots))}
+        )
+    per_randomization = shots // randomizations
+    twirled_shape = (randomizations, *shape, per_randomization)
+    return TwirledSliceSpanV2(
+        started,
+        stopped,
+        {
+            index: (
+                twirled_shape,
+                True,
+                slice(0, randomizations * rows),
+                slice(0, per_randomization),
+                shots,
+            )
+        },
+    )
 
 
 def _compact_observables(observables: Any, num_qubits: int, active: Sequence[int]) -> Any:

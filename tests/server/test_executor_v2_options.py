@@ -338,3 +338,36 @@ async def test_noisy_estimator_twirls_gates_and_keeps_the_pub_shape(
     # Gate and relaxation errors are percent-level: <ZZ> stays near 1 and <Z0> near cos(t).
     np.testing.assert_allclose(evs[0], 1.0, atol=0.1)
     np.testing.assert_allclose(evs[1], np.cos(angles[:, 0]), atol=0.1)
+
+
+@pytest.mark.parametrize(
+    ("options", "span_type"),
+    [
+        ({}, "DoubleSliceSpan"),
+        (
+            {"twirling": {"enable_measure": True, "num_randomizations": 4}},
+            "TwirledSliceSpanV2",
+        ),
+    ],
+    ids=["plain", "twirled"],
+)
+async def test_sampler_results_carry_one_execution_span_per_pub(
+    api: Api, server: LocalRuntimeServer, options: dict[str, Any], span_type: str
+) -> None:
+    from aioqruntime.codec import ExecutionSpans
+
+    body = sampler_body(shots=200, options=options)
+    body["params"]["pubs"] = body["params"]["pubs"] * 2  # two pubs
+    result = await result_of(api, server, body)
+    spans = result.metadata["execution"]["execution_spans"]
+    assert isinstance(spans, ExecutionSpans)
+    assert [type(span).__name__ for span in spans] == [span_type] * 2
+    assert spans.pub_idxs == [0, 1]
+    for index, span in enumerate(spans):
+        assert span.pub_idxs == [index]
+        bits = result[index].data.meas
+        mask = span.mask(index)
+        assert mask.shape == (*bits.shape, bits.num_shots) == (200,)
+        assert mask.all()  # every shot of the pub came from its span
+        assert span.start <= span.stop
+    assert spans[0].stop <= spans[1].start  # run one after the other
