@@ -206,10 +206,35 @@ def bench_sampler_result(pubs: int, shots: int, bits: int, repeat: int) -> list[
         ours_1, official_1, ratios_1 = _pair(
             lambda: loads(text), lambda: _official_loads(text), 3 * repeat
         )
+    in_a_row = _blocks(lambda: loads(text), lambda: _official_loads(text), repeat)
     return [
         (label, ours, official, ratios),
         (f"{label[:3]} ... the same, our payloads on one thread", ours_1, official_1, ratios_1),
+        (f"{label[:3]} ... the same, each side {repeat} decodes in a row", *in_a_row),
     ]
+
+
+def _blocks(
+    ours: Callable[[], object], official: Callable[[], object], repeat: int, rounds: int = 3
+) -> tuple[float, float, list[float]]:
+    """Each side ``repeat`` times in a row (as one client decodes result after result), the
+    blocks alternating ``rounds`` times; the ratio of each round's medians."""
+    best_ours, best_official, ratios = float("inf"), float("inf"), []
+    for _ in range(rounds):
+        medians = []
+        for fn in (ours, official):
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
+            medians.append(statistics.median(times))
+            if fn is ours:
+                best_ours = min(best_ours, *times)
+            else:
+                best_official = min(best_official, *times)
+        ratios.append(medians[1] / medians[0])
+    return best_ours, best_official, ratios
 
 
 @contextmanager
