@@ -469,7 +469,10 @@ class AsyncRuntimeService:
         if self._core is not None and not self._core.closed:
             return self._core
         if self._closed:
-            raise ServiceClosedError("the service is closed") from self._host.failure
+            failure = self._host.failure  # what stopped a service that opened on first use
+            if failure is not None:
+                raise ServiceClosedError("the service is closed") from failure
+            raise ServiceClosedError("the service is closed")
         how = "use 'async with AsyncRuntimeService(...)'"
         if asyncio_running():
             how += ", or await one of its methods first (it opens on its first use)"
