@@ -30,7 +30,7 @@ __all__ = [
 
 async def run_off_loop(service: AsyncRuntimeService, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` in one of the open service's worker threads (coercion, checks, encoding)."""
-    return await service._core_or_raise().offload.run(fn, *args)
+    return await (await service._open_core()).offload.run(fn, *args)
 
 
 async def submit_in_job_mode(
@@ -47,7 +47,7 @@ async def submit_in_job_mode(
     ``result_decoder(text)`` replaces the default decoding of the results document.
     """
     return await submit_job(
-        service._core_or_raise(),
+        await service._open_core(),
         program_id=program_id,
         backend_name=backend_name,
         params=params,

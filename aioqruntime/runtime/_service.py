@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import ssl
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -47,6 +48,7 @@ from aioqruntime.runtime._account import (
 )
 from aioqruntime.runtime._backend import BackendDocuments, ServiceBackend, fetch_documents
 from aioqruntime.runtime._core import AUTO, ServiceCore, SubmissionRate
+from aioqruntime.runtime._host import LifespanHost, asyncio_running
 from aioqruntime.runtime._job import AsyncRuntimeJob
 from aioqruntime.runtime._journal import Journal, JournalEntry, JournalSession
 from aioqruntime.runtime._resume import look_up, reattach
@@ -86,9 +88,14 @@ class AsyncRuntimeService:
     learned from.
 
     Entering opens the HTTP session and starts one background watcher task that tracks job-mode
-    jobs. Leaving (or :meth:`aclose`) stops it; jobs still pending then keep running on the
+    jobs. Leaving (or :meth:`close`) stops it; jobs still pending then keep running on the
     service, and awaiting their handles raises :class:`SessionClosedError` (find them again with
     :meth:`job`, or :meth:`resume` with a journal). Enter and leave in the same task.
+
+    Never entered, the service opens on its first awaited use (``service = AsyncRuntimeService()``
+    then ``await service.least_busy(...)``, as the official client is written; under asyncio),
+    in a task of its own, and ``await service.close()`` closes it from any task. Not closed, it
+    closes when ``asyncio.run`` ends.
 
     Reliability knobs:
 
@@ -165,9 +172,7 @@ class AsyncRuntimeService:
             # Said here, where the caller asked for it (the transport says it again when opened).
             warn_insecure(url or "the service", stacklevel=2)
         self._journal_path = Path(journal) if journal is not None else None
-        self._live: weakref.WeakValueDictionary[str, AsyncRuntimeJob] = (
-            weakref.WeakValueDictionary()
-        )
+        self._live = weakref.WeakValueDictionary[str, AsyncRuntimeJob]()
         self._http_session = session
         self._transport_config = transport_config
         self._retry = retry
@@ -177,6 +182,9 @@ class AsyncRuntimeService:
         self._core: ServiceCore | None = None
         self._watcher: JobWatcher | None = None
         self._cm: AbstractAsyncContextManager[Self] | None = None
+        self._entered_by: int | None = None  # the task of 'async with': only it leaves it
+        # Never entered, the service opens on its first awaited use, in a task of its own.
+        self._host = LifespanHost(self._lifespan, name="aioqruntime service")
         self._closed = False
         self._backend_cache: dict[tuple[str, bool | None, str | None], ServiceBackend] = {}
         self._backend_locks: dict[tuple[str, bool | None, str | None], anyio.Lock] = {}
@@ -326,9 +334,16 @@ class AsyncRuntimeService:
         """Never reached: :meth:`__enter__` always raises (present so 'with' calls it)."""
 
     async def __aenter__(self) -> Self:
+        if self._host.started:
+            raise RuntimeError(
+                "this AsyncRuntimeService opened on its first use, so it cannot be entered with "
+                "'async with' now: close it with 'await service.close()' (or write 'async with' "
+                "before using it)"
+            )
         if self._cm is not None or self._closed:
             raise RuntimeError("an AsyncRuntimeService can be entered only once")
         self._cm = self._lifespan()
+        self._entered_by = anyio.get_current_task().id
         return await self._cm.__aenter__()
 
     async def __aexit__(
@@ -342,9 +357,42 @@ class AsyncRuntimeService:
             return None
         return await cm.__aexit__(exc_type, exc, tb)
 
+    async def close(self) -> None:
+        """Close the service: stop its watcher, close the HTTP session, stop an embedded server.
+
+        A service that opened on its first use is closed from any task (a notebook's later
+        cell, say); what went wrong on the way out (or stopped it earlier: a done-callback that
+        raised) is raised here. Closing again does nothing; a closed service refuses every call
+        (:class:`ServiceClosedError`). Inside ``async with``, the same as leaving the block,
+        from the task that entered it only.
+        """
+        if self._cm is not None:
+            if anyio.get_current_task().id != self._entered_by:
+                raise RuntimeError(
+                    "this AsyncRuntimeService was entered with 'async with' in another task: "
+                    "leave that block to close it (a task group must be exited by the task that "
+                    "entered it)"
+                )
+            await self.__aexit__(None, None, None)
+            return
+        self._closed = True
+        await self._host.close()
+
     async def aclose(self) -> None:
-        """Close now (same as leaving the ``async with`` block; call it from the entering task)."""
-        await self.__aexit__(None, None, None)
+        """The same as :meth:`close`."""
+        await self.close()
+
+    def __del__(self) -> None:
+        core = getattr(self, "_core", None)
+        if core is not None and not core.closed:
+            warnings.warn(
+                "an AsyncRuntimeService was collected while still open (its watcher and HTTP "
+                "session, maybe an embedded server, were never stopped): write 'await "
+                "service.close()', or use 'async with'.",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
 
     @asynccontextmanager
     async def _lifespan(self) -> AsyncIterator[Self]:
@@ -407,14 +455,28 @@ class AsyncRuntimeService:
         if body_error is not None:
             raise body_error
 
+    async def _open_core(self) -> ServiceCore:
+        """The open core: a service never entered opens here, on its first awaited use.
+
+        Concurrent first uses share one opening; its failure is raised to each, and the next
+        use tries again. Outside asyncio (trio) it keeps asking for ``async with``.
+        """
+        if self._core is None and self._cm is None and not self._closed and asyncio_running():
+            await self._host.open()
+        return self._core_or_raise()
+
     def _core_or_raise(self) -> ServiceCore:
-        if self._core is None or self._core.closed:
-            raise ServiceClosedError(
-                "the service is closed"
-                if self._closed
-                else "the service is not open: use 'async with AsyncRuntimeService(...)'"
-            )
-        return self._core
+        if self._core is not None and not self._core.closed:
+            return self._core
+        if self._closed:
+            failure = self._host.failure  # what stopped a service that opened on first use
+            if failure is not None:
+                raise ServiceClosedError("the service is closed") from failure
+            raise ServiceClosedError("the service is closed")
+        how = "use 'async with AsyncRuntimeService(...)'"
+        if asyncio_running():
+            how += ", or await one of its methods first (it opens on its first use)"
+        raise ServiceClosedError(f"the service is not open: {how}")
 
     def _watcher_or_raise(self) -> JobWatcher:
         self._core_or_raise()
@@ -471,8 +533,8 @@ class AsyncRuntimeService:
 
     # --- journal -------------------------------------------------------------------------------
 
-    def _journal_or_raise(self) -> Journal:
-        journal = self._core_or_raise().journal
+    async def _open_journal(self) -> Journal:
+        journal = (await self._open_core()).journal
         if journal is None:
             raise RuntimeError("this service has no journal: AsyncRuntimeService(journal=path)")
         return journal
@@ -480,11 +542,11 @@ class AsyncRuntimeService:
     async def journal_entries(self, *, unfinished_only: bool = False) -> list[JournalEntry]:
         """The journal's job rows, oldest first (``state``: submitting, submitted, settled,
         rejected, not_found)."""
-        return await self._journal_or_raise().entries(unfinished_only=unfinished_only)
+        return await (await self._open_journal()).entries(unfinished_only=unfinished_only)
 
     async def journal_sessions(self) -> list[JournalSession]:
         """The sessions and batches the journal recorded (``state``: open, closed, cancelled)."""
-        return await self._journal_or_raise().sessions()
+        return await (await self._open_journal()).sessions()
 
     async def resume(self) -> list[AsyncRuntimeJob]:
         """Re-attach every journaled job whose outcome was never delivered; oldest first.
@@ -498,8 +560,8 @@ class AsyncRuntimeService:
         The returned jobs carry their ``label``; awaiting them gives the result (fetched and
         decoded once). Jobs already live in this service are returned as the same objects.
         """
-        core = self._core_or_raise()
-        journal = self._journal_or_raise()
+        core = await self._open_core()
+        journal = await self._open_journal()
         watcher = self._watcher_or_raise()
         entries = await journal.entries(unfinished_only=True)
         found: dict[str, JournalEntry] = {e.client_tag: e for e in entries if e.job_id}
@@ -528,7 +590,8 @@ class AsyncRuntimeService:
     # --- backends ------------------------------------------------------------------------------
 
     async def _device_list(self, include_mocks: bool = False) -> tuple[BackendListEntry, ...]:
-        devices = await self._core_or_raise().client.backends.list(include_mocks=include_mocks)
+        core = await self._open_core()
+        devices = await core.client.backends.list(include_mocks=include_mocks)
         return devices.devices
 
     async def _list_entry(self, name: str) -> BackendListEntry | None:
@@ -557,7 +620,7 @@ class AsyncRuntimeService:
         target, ``True`` requires the device to have them, ``None`` keeps what it has.
         ``calibration_id`` builds it from that calibration (an unknown id is the service's error).
         """
-        self._core_or_raise()
+        await self._open_core()
         self._check_instance(instance)
         key = (name, use_fractional_gates, calibration_id)
         backend = self._backend_cache.get(key)
@@ -631,7 +694,7 @@ class AsyncRuntimeService:
         has is refused. ``filters(backend)`` may call ``backend.status()`` (no I/O: the status
         read at listing). ``use_fractional_gates=True`` keeps only devices that have them.
         """
-        self._core_or_raise()
+        await self._open_core()
         self._check_instance(instance)
         entries = [
             e for e in await self._device_list(include_mocks) if include_mocks or not e.is_mock
@@ -701,6 +764,7 @@ class AsyncRuntimeService:
         The criteria are those of :meth:`backends` (``operational=True, simulator=False``...).
         Mock devices are never chosen.
         """
+        await self._open_core()
         self._check_instance(instance)
         entries = [e for e in await self._device_list() if e.is_online and not e.is_mock]
         if min_num_qubits is not None:
@@ -742,7 +806,7 @@ class AsyncRuntimeService:
 
         A pending job is watched until final; a final one has its outcome fetched now.
         """
-        item = await self._core_or_raise().client.jobs.get(job_id)
+        item = await (await self._open_core()).client.jobs.get(job_id)
         state = self._state_of(item)
         watcher = self._watcher_or_raise()
         if is_final(state.status):
@@ -773,9 +837,9 @@ class AsyncRuntimeService:
         left out unless ``include_mocks``. Pending ones are watched; finished ones fetch their
         result when first awaited.
         """
+        client = (await self._open_core()).client
         self._check_instance(instance)
         tags = job_tags
-        client = self._core_or_raise().client
         collected: list[Job] = []
         offset = skip
         page_limit = min(limit, _PAGE_CAP) if limit else _UNLIMITED_PAGE
@@ -812,11 +876,11 @@ class AsyncRuntimeService:
 
     async def delete_job(self, job_id: str) -> None:
         """Delete a finished job (``DELETE /jobs/{id}``)."""
-        await self._core_or_raise().client.jobs.delete(job_id)
+        await (await self._open_core()).client.jobs.delete(job_id)
 
     async def usage(self) -> Usage:
         """The instance's usage (``GET /instances/usage``)."""
-        return await self._core_or_raise().client.usage.get()
+        return await (await self._open_core()).client.usage.get()
 
 
 _NO_ACCOUNT_WARNING = (

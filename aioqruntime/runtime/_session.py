@@ -218,7 +218,7 @@ class AsyncSession:
         ``use_fractional_gates`` and ``calibration_id`` are for its backend, as in
         ``service.backend()``.
         """
-        sessions = service._core_or_raise().client.sessions
+        sessions = (await service._open_core()).client.sessions
         try:
             details = await sessions.get(session_id)
         except NotFoundError as exc:
@@ -282,7 +282,7 @@ class AsyncSession:
     ) -> AsyncRuntimeJob:
         if not self._active:
             raise SessionClosedError(f"the {self._mode} session is closed")
-        core = self._service._core_or_raise()
+        core = await self._service._open_core()
         if not self._created and self._cm is None:
             await self._open_on_first_use()
         watcher = self._watcher or self._service._watcher_or_raise()
@@ -339,7 +339,7 @@ class AsyncSession:
 
     @asynccontextmanager
     async def _lifespan(self) -> AsyncIterator[Self]:
-        core = self._service._core_or_raise()
+        core = await self._service._open_core()
         await self._open_remote()
         scoped = self._session_id is not None
         watcher = JobWatcher(
@@ -382,7 +382,7 @@ class AsyncSession:
 
     async def _open_remote(self) -> None:
         """``POST /sessions`` once (none for a simulator backend: its jobs run in job mode)."""
-        core = self._service._core_or_raise()
+        core = await self._service._open_core()
         backend = await self.target_backend()
         if self._created or backend.is_simulator:
             return

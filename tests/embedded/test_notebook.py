@@ -1,4 +1,8 @@
-"""examples/local_quickstart.ipynb runs top to bottom in a real Jupyter kernel (top-level await)."""
+"""examples/local_quickstart.ipynb runs top to bottom in a real Jupyter kernel (top-level await).
+
+Each cell runs as its own task: the service opens on its first await in one cell, is used by the
+next ones and closed by the last.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,10 @@ def test_quickstart_notebook_executes_in_a_kernel(tmp_path: Path) -> None:
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     errors = [o for cell in code_cells for o in cell.outputs if o.output_type == "error"]
     assert errors == []
-    lines = _stdout(code_cells[-1]).splitlines()
+    # Opened, used and closed in different cells (tasks), not in one 'async with' cell.
+    assert not any("async with" in cell.source for cell in code_cells)
+    assert code_cells[-1].source == "await service.close()"
+    lines = "".join(_stdout(cell) for cell in code_cells).splitlines()
     counts = ast.literal_eval(lines[0].removeprefix("counts: "))
     assert set(counts) == {"00", "11"} and sum(counts.values()) == 1000, lines
     finished = lines[1:]

@@ -47,7 +47,7 @@ async def test_no_account_anywhere_means_the_local_server_with_one_warning(
     assert len(warned) == 1 and "QISKIT_IBM_TOKEN" in warned[0].getMessage()
     assert service.channel == "local" and service.is_local
     with pytest.raises(ServiceClosedError, match="async with AsyncRuntimeService"):
-        await service.backends()
+        service.client  # noqa: B018 (not open yet: its first awaited use opens it)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="aioqruntime.runtime"):
         explicit = AsyncRuntimeService(channel="local")
