@@ -177,7 +177,8 @@ def split_payloads(text: str | bytes, parse: Callable[[str | bytes], object]) ->
     reduced, cuts = _cut(text, spans)
     limit = max_inflated_bytes()
     pool = _executor()
-    pending = [] if pool is None else [pool.submit(_decode, cut, limit) for cut in cuts.values()]
+    work = list(cuts.values())
+    pending = [] if pool is None else [pool.submit(_decode, cut, limit) for cut in work]
     tree: object = None
     try:
         tree = parse(reduced)
@@ -185,8 +186,14 @@ def split_payloads(text: str | bytes, parse: Callable[[str | bytes], object]) ->
     except CodecError:
         valid = False
     finally:
+        # This thread decodes too, from the end, whatever no worker has started: it would
+        # otherwise only wait, and a worker slow to be scheduled costs nothing then.
+        for cut, future in zip(reversed(work), reversed(pending), strict=False):
+            if future.cancel():
+                _decode(cut, limit)
         for future in pending:
-            future.result()  # all done (never raises: _decode keeps its errors)
+            if not future.cancelled():
+                future.result()  # all done (never raises: _decode keeps its errors)
     if not valid:
         yield parse(text)
         return

@@ -239,3 +239,29 @@ def test_a_forked_child_decodes_with_its_own_pool(decoded_ahead: list[str]) -> N
             child.kill()
     assert total == sum(int(a.sum()) for a in arrays)
     assert child.exitcode == 0
+
+
+def test_the_calling_thread_decodes_what_no_worker_has_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    busy = ThreadPoolExecutor(1)
+    release = threading.Event()
+    busy.submit(release.wait)  # the only worker is taken: nothing queued behind it starts
+    monkeypatch.setattr(_parallel, "_executor", lambda: busy)
+    text, arrays = _big_document()
+    outcome: list[Any] = []
+    caller = threading.Thread(target=lambda: outcome.append(loads(text)))
+    caller.start()
+    caller.join(timeout=60)
+    try:
+        assert not caller.is_alive()  # it did not wait for the blocked pool
+        (decoded,) = outcome
+        for pub, array in zip(decoded["pubs"], arrays, strict=True):
+            np.testing.assert_array_equal(pub["meas"], array)
+    finally:
+        release.set()
+        caller.join(timeout=60)
+        busy.shutdown()
