@@ -25,7 +25,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
@@ -157,6 +157,22 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> tuple[str, dict[str, _Cut]]
     return "".join(pieces), cuts
 
 
+def _settle(
+    work: list[_Cut], pending: list[Future[None] | None], limit: int, *, decode_the_rest: bool
+) -> None:
+    """Every cut decoded (or, if not ``decode_the_rest``, given up) before this returns.
+
+    This thread decodes too, from the end, whatever no worker has started (all of it without a
+    pool): it would otherwise only wait, and a worker slow to be scheduled costs nothing then.
+    """
+    for cut, future in zip(reversed(work), reversed(pending), strict=True):
+        if (future is None or future.cancel()) and decode_the_rest:
+            _decode(cut, limit)
+    for future in pending:
+        if future is not None and not future.cancelled():
+            future.result()  # never raises: _decode keeps its errors
+
+
 @contextmanager
 def split_payloads(text: str | bytes, parse: Callable[[str | bytes], object]) -> Iterator[object]:
     """``parse(text)``, with the large array payloads decoded ahead, in parallel where there
@@ -178,28 +194,19 @@ def split_payloads(text: str | bytes, parse: Callable[[str | bytes], object]) ->
     limit = max_inflated_bytes()
     pool = _executor()
     work = list(cuts.values())
-    pending = [] if pool is None else [pool.submit(_decode, cut, limit) for cut in work]
+    pending = [None if pool is None else pool.submit(_decode, cut, limit) for cut in work]
     tree: object = None
+    valid = False
     try:
         tree = parse(reduced)
         valid = _placeholders_in_place(tree, cuts)
     except CodecError:
-        valid = False
+        pass
     finally:
-        # This thread decodes too, from the end, whatever no worker has started: it would
-        # otherwise only wait, and a worker slow to be scheduled costs nothing then.
-        for cut, future in zip(reversed(work), reversed(pending), strict=False):
-            if future.cancel():
-                _decode(cut, limit)
-        for future in pending:
-            if not future.cancelled():
-                future.result()  # all done (never raises: _decode keeps its errors)
+        _settle(work, pending, limit, decode_the_rest=valid)
     if not valid:
         yield parse(text)
         return
-    if pool is None:
-        for cut in cuts.values():
-            _decode(cut, limit)
     token = _cuts.set(cuts)
     try:
         yield tree
