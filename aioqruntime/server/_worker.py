@@ -234,9 +234,8 @@ def _run_sampler(params: dict[str, Any], noise_model: Any) -> tuple[str, int]:
         metadata["shots"] = shots
         pub_results.append(SamplerPubResult(data, metadata=metadata))
         executions += shots * max(1, pub.parameter_values.size)
-        spans.append(
-            _pub_span(index, started, pub.parameter_values.shape, shots, randomizations, twirled)
-        )
+        applied = None if twirled is None else randomizations  # None: not twirled after all
+        spans.append(_pub_span(index, started, pub.parameter_values.shape, shots, applied))
     execution = {"execution_spans": ExecutionSpans(spans)}
     return dumps(
         PrimitiveResult(pub_results, metadata={"execution": execution, "version": 2})
@@ -249,7 +248,6 @@ def _pub_span(
     shape: tuple[int, ...],
     shots: int,
     randomizations: int | None,
-    twirled: object,
 ) -> ExecutionSpan:
     """The span of one pub's execution, as the service reports it: one pub per span here, its
     whole data (twirled data as randomizations x shots per randomization, cut to the shots)."""
@@ -257,7 +255,7 @@ def _pub_span(
 
     stopped = datetime.now(timezone.utc)
     rows = math.prod(shape)
-    if twirled is None or randomizations is None:
+    if randomizations is None:
         return DoubleSliceSpan(
             started, stopped, {index: ((*shape, shots), slice(0, rows), slice(0, shots))}
         )
